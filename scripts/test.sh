@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, as `make test` and CI run it:
+#   1. style: clang-format and the banned-functions grep
+#   2. build with -Werror, run every test (ctest)
+#   3. build with ASan+UBSan, run every test again
+#   4. valgrind over the unit-test binaries
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-$(nproc)}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "style"
+scripts/check-style.sh
+
+step "build (-Werror)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLICER_WERROR=ON >/dev/null
+cmake --build build
+step "tests"
+ctest --test-dir build --output-on-failure -j "$JOBS"
+
+step "build (ASan+UBSan)"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLICER_WERROR=ON -DSLICER_SANITIZE=ON >/dev/null
+cmake --build build-asan
+step "tests under ASan+UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j "$JOBS"
+
+step "unit tests under valgrind"
+scripts/valgrind-unit.sh build

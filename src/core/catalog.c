@@ -1,0 +1,2 @@
+#include "catalog.h"
+/* placeholder */

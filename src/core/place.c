@@ -1,0 +1,2 @@
+#include "place.h"
+/* placeholder */
