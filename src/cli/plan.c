@@ -1,0 +1,6 @@
+/* placeholder */
+int cli_placeholder(void);
+int cli_placeholder(void)
+{
+    return 0;
+}
