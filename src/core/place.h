@@ -4,8 +4,9 @@
  * slices in use, the instance count per profile and the instances themselves.
  * The engine decides where slices go; it never talks to a GPU. A placement is
  * valid only if NVIDIA's table lists it for the profile (catalog.h), it
- * overlaps nothing, enough compute slices are free, and neither the profile's
- * nor the GPU's instance limit is reached — the same rules NVML enforces.
+ * overlaps nothing, enough compute slices are free, neither the profile's nor
+ * the GPU's instance limit is reached, and media engines allow it (a +me.all
+ * instance shares the GPU only with -me ones) — the same rules NVML enforces.
  *
  * Pure C over plain data: no I/O, no logging. Per-model lookup tables are
  * built once, on first use (thread-safe); after that single-GPU decisions are
@@ -39,6 +40,7 @@ enum place_why {
     PLACE_MAX_INSTANCES, /* the GPU's instance limit is reached */
     PLACE_NOT_FOUND,     /* release: no instance starts there / has that owner */
     PLACE_TOO_MANY,      /* batch: a request asks for more slices than can ever fit */
+    PLACE_MEDIA,         /* a +me.all instance excludes all but -me profiles, and vice versa */
 };
 
 /* A short human phrase for `why` ("every placement is taken", ...). */
