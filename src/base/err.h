@@ -26,8 +26,7 @@ struct err {
 
 /* Creates an error with `code` (positive errno value) and a message.
  * Replaces (and frees) any error already in *err. Returns -code. */
-int err_set(struct err **err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int err_set(struct err **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Prepends "context: " to the message of *err. Returns -(*err)->code, or
  * -EIO when *err is empty (a caller bug, kept non-fatal). */

@@ -265,8 +265,10 @@ static void insert_inst(struct place_gpu *g, unsigned profile, unsigned start, u
         g->inst[i] = g->inst[i - 1];
         i--;
     }
-    g->inst[i] = (struct place_inst){
-        .owner = owner, .profile = (uint8_t)profile, .start = (uint8_t)start, .flags = (uint8_t)flags};
+    g->inst[i] = (struct place_inst){.owner = owner,
+                                     .profile = (uint8_t)profile,
+                                     .start = (uint8_t)start,
+                                     .flags = (uint8_t)flags};
     g->ninst++;
     g->count[profile]++;
     g->compute_used = (uint8_t)(g->compute_used + prof->compute_slices);
@@ -405,10 +407,10 @@ static void sort_items(const struct cat_gpu *model, uint8_t *items, unsigned n)
     for (unsigned i = 1; i < n; i++) {
         uint8_t it = items[i];
         unsigned j = i;
-        while (j > 0 && (model->profiles[items[j - 1]].mem_slices < model->profiles[it].mem_slices ||
-                         (model->profiles[items[j - 1]].mem_slices ==
-                              model->profiles[it].mem_slices &&
-                          items[j - 1] > it))) {
+        while (j > 0 &&
+               (model->profiles[items[j - 1]].mem_slices < model->profiles[it].mem_slices ||
+                (model->profiles[items[j - 1]].mem_slices == model->profiles[it].mem_slices &&
+                 items[j - 1] > it))) {
             items[j] = items[j - 1];
             j--;
         }
@@ -424,25 +426,26 @@ struct batch {
     enum place_policy policy;
     const struct place_req *reqs;
     struct place_slice *slices;
-    size_t nslices;     /* slices written so far */
-    int8_t *prof;       /* [req][model]: profile index of the request on each model, or -1 */
+    size_t nslices; /* slices written so far */
+    int8_t *prof;   /* [req][model]: profile index of the request on each model, or -1 */
     size_t nmodels;
-    int32_t *head;      /* [gpu]: last slice placed on it in this batch, or -1 */
-    int32_t *next;      /* [slice]: previous slice on the same GPU, or -1 */
+    size_t free_inst;    /* instances all GPUs could still take: a bound on any request */
+    int32_t *head;       /* [gpu]: last slice placed on it in this batch, or -1 */
+    int32_t *next;       /* [slice]: previous slice on the same GPU, or -1 */
     uint32_t *slice_req; /* [slice]: request index */
-    uint32_t *touched;  /* GPUs with a movable instance, in first-touch order */
+    uint32_t *touched;   /* GPUs with a movable instance, in first-touch order */
     size_t ntouched;
     /* Undo log of the request being placed. */
     struct undo_gpu {
         uint32_t gpu;
         int32_t head;
         struct place_gpu copy;
-    } *undo;
+    } * undo;
     size_t nundo;
     struct undo_slice {
         uint32_t slice;
         uint8_t start;
-    } *undo_slices;
+    } * undo_slices;
     size_t nundo_slices, cap_undo_slices;
     uint8_t *undo_seen; /* [gpu]: saved in the current request's undo log */
 };
@@ -466,8 +469,8 @@ static void save_gpu(struct batch *bt, uint32_t gi)
 static void record(struct batch *bt, uint32_t gi, size_t r, unsigned profile, unsigned start)
 {
     size_t si = bt->nslices++;
-    bt->slices[si] = (struct place_slice){
-        .gpu = gi, .profile = (uint8_t)profile, .start = (uint8_t)start};
+    bt->slices[si] =
+        (struct place_slice){.gpu = gi, .profile = (uint8_t)profile, .start = (uint8_t)start};
     bt->slice_req[si] = (uint32_t)r;
     bt->next[si] = bt->head[gi];
     if (bt->head[gi] < 0)
@@ -505,7 +508,8 @@ static enum place_why common_why(const unsigned *why_count)
 }
 
 /* Greedy step: the best GPU and start for one slice of request r. */
-static enum place_why greedy_unit(struct batch *bt, size_t r, uint32_t *gpu_out, unsigned *start_out)
+static enum place_why greedy_unit(struct batch *bt, size_t r, uint32_t *gpu_out,
+                                  unsigned *start_out)
 {
     unsigned why_count[PLACE_MEDIA + 1] = {0};
     bool found = false;
@@ -681,7 +685,7 @@ static bool resolve_request(struct batch *bt, size_t r, const uint8_t *present,
     out->first = bt->nslices;
     if (!any)
         out->why = PLACE_NO_PROFILE;
-    else if (bt->reqs[r].count > bt->ngpus * PLACE_MAX_INST)
+    else if (bt->reqs[r].count > bt->free_inst)
         out->why = PLACE_TOO_MANY;
     else
         return true;
@@ -743,16 +747,23 @@ static size_t total_count(const struct place_req *reqs, size_t nreqs, size_t cap
     return n;
 }
 
-size_t place_batch(struct place_gpu *gpus, size_t ngpus, const struct place_req *reqs,
-                   size_t nreqs, enum place_policy policy, struct place_outcome *outcome,
+size_t place_batch(struct place_gpu *gpus, size_t ngpus, const struct place_req *reqs, size_t nreqs,
+                   enum place_policy policy, struct place_outcome *outcome,
                    struct place_slice *slices)
 {
-    struct batch bt = {.gpus = gpus, .ngpus = ngpus, .policy = policy, .reqs = reqs,
-                       .slices = slices, .nmodels = cat_gpu_count()};
-    size_t maxslices = total_count(reqs, nreqs, ngpus * PLACE_MAX_INST) + 1;
+    struct batch bt = {.gpus = gpus,
+                       .ngpus = ngpus,
+                       .policy = policy,
+                       .reqs = reqs,
+                       .slices = slices,
+                       .nmodels = cat_gpu_count()};
     uint8_t *present = xcalloc(bt.nmodels, 1);
-    for (size_t gi = 0; gi < ngpus; gi++)
+    for (size_t gi = 0; gi < ngpus; gi++) {
         present[model_index(gpus[gi].model)] = 1;
+        if (gpus[gi].ninst < gpus[gi].model->max_instances)
+            bt.free_inst += gpus[gi].model->max_instances - gpus[gi].ninst;
+    }
+    size_t maxslices = total_count(reqs, nreqs, bt.free_inst) + 1;
     bt.prof = xcalloc(nreqs ? nreqs : 1, bt.nmodels);
     bt.head = xmalloc((ngpus ? ngpus : 1) * sizeof *bt.head);
     memset(bt.head, 0xff, (ngpus ? ngpus : 1) * sizeof *bt.head);

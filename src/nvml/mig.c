@@ -76,7 +76,9 @@ static int read_profiles(struct nvml *n, nvmlDevice_t dev, struct mig_gpu *g, st
             return err_set(err, ERANGE, "GPU %u offers more than %d GI profiles", g->index,
                            CAT_MAX_PROFILES);
         struct mig_profile *p = &g->profiles[g->nprofiles++];
-        *p = (struct mig_profile){.index = i, .id = info.id, .slices = info.sliceCount,
+        *p = (struct mig_profile){.index = i,
+                                  .id = info.id,
+                                  .slices = info.sliceCount,
                                   .instance_count = info.instanceCount,
                                   .memory_mib = info.memorySizeMB};
         p->profile = g->model ? cat_profile_by_info_id(g->model, info.id) : -1;
@@ -111,8 +113,7 @@ static int full_ci_profile(struct nvml *n, nvmlGpuInstance_t gi, unsigned slices
 
 /* The first CI of `gi` (any profile): fills ci_id, ci_slices and uuid; ci_id
  * stays MIG_NO_CI when there is none. */
-static int read_ci(struct nvml *n, nvmlGpuInstance_t gi, struct mig_instance *mi,
-                   struct err **err)
+static int read_ci(struct nvml *n, nvmlGpuInstance_t gi, struct mig_instance *mi, struct err **err)
 {
     mi->ci_id = MIG_NO_CI;
     for (unsigned j = 0; j < MAX_PROFILE_INDEX; j++) {
@@ -167,7 +168,8 @@ static int read_instances(struct nvml *n, nvmlDevice_t dev, struct mig_gpu *g, s
             if (r != NVML_SUCCESS)
                 return nvml_fail(n, r, err, "reading a GPU instance on GPU %u", g->index);
             struct mig_instance *mi = &g->inst[g->ninst++];
-            *mi = (struct mig_instance){.gi_id = info.id, .profile_id = info.profileId,
+            *mi = (struct mig_instance){.gi_id = info.id,
+                                        .profile_id = info.profileId,
                                         .profile = g->profiles[k].profile,
                                         .start = info.placement.start,
                                         .size = info.placement.size};
@@ -250,14 +252,13 @@ static int open_target(struct nvml *n, unsigned index, unsigned profile, unsigne
                          t->prof->nvml_index, index);
     if (t->info.id != t->prof->info_id)
         return err_set(err, EPROTO,
-                       "GPU %u reports id %u for profile %s (index %u); the catalog says %u",
-                       index, t->info.id, t->prof->name, t->prof->nvml_index, t->prof->info_id);
+                       "GPU %u reports id %u for profile %s (index %u); the catalog says %u", index,
+                       t->info.id, t->prof->name, t->prof->nvml_index, t->prof->info_id);
     return 0;
 }
 
 /* Finds the GI of the target's profile at the target's start; *gi = NULL if none. */
-static int find_gi(struct nvml *n, const struct target *t, nvmlGpuInstance_t *gi,
-                   struct err **err)
+static int find_gi(struct nvml *n, const struct target *t, nvmlGpuInstance_t *gi, struct err **err)
 {
     nvmlGpuInstance_t gis[MIG_MAX_INST];
     unsigned count = MIG_MAX_INST;
@@ -279,8 +280,7 @@ static int find_gi(struct nvml *n, const struct target *t, nvmlGpuInstance_t *gi
 }
 
 /* Explains an INSUFFICIENT_RESOURCES: which instances are in the way. */
-static int explain_refusal(struct nvml *n, const struct target *t, nvmlReturn_t r,
-                           struct err **err)
+static int explain_refusal(struct nvml *n, const struct target *t, nvmlReturn_t r, struct err **err)
 {
     struct mig_gpu g;
     char who[512] = "";
@@ -367,9 +367,11 @@ static int finish_gi(struct nvml *n, const struct target *t, nvmlGpuInstance_t g
     nvmlReturn_t r = n->fn.nvmlGpuInstanceGetInfo(gi, &info);
     if (r != NVML_SUCCESS)
         return nvml_fail(n, r, err, "reading the GPU instance");
-    *out = (struct mig_instance){.gi_id = info.id, .profile_id = info.profileId,
+    *out = (struct mig_instance){.gi_id = info.id,
+                                 .profile_id = info.profileId,
                                  .profile = (int)(t->prof - t->model->profiles),
-                                 .start = info.placement.start, .size = info.placement.size};
+                                 .start = info.placement.start,
+                                 .size = info.placement.size};
     int rc = ensure_ci(n, t, gi, out, err);
     return rc < 0 ? err_wrap(err, "GI %u", info.id) : 0;
 }
@@ -383,12 +385,13 @@ static int create_locked(struct nvml *n, const struct target *t, struct mig_inst
         return rc;
     if (gi == NULL) {
         if (n->fn.nvmlDeviceCreateGpuInstanceWithPlacement == NULL)
-            return err_set(err, ENOTSUP, "the NVML library lacks "
-                                         "nvmlDeviceCreateGpuInstanceWithPlacement (driver older "
-                                         "than R450 / NVML 11.2.2)");
+            return err_set(err, ENOTSUP,
+                           "the NVML library lacks "
+                           "nvmlDeviceCreateGpuInstanceWithPlacement (driver older "
+                           "than R450 / NVML 11.2.2)");
         nvmlGpuInstancePlacement_t pl = {.start = t->start, .size = t->prof->mem_slices};
-        nvmlReturn_t r = n->fn.nvmlDeviceCreateGpuInstanceWithPlacement(t->dev, t->info.id, &pl,
-                                                                        &gi);
+        nvmlReturn_t r =
+            n->fn.nvmlDeviceCreateGpuInstanceWithPlacement(t->dev, t->info.id, &pl, &gi);
         if (r != NVML_SUCCESS)
             return explain_refusal(n, t, r, err);
     }
@@ -434,8 +437,7 @@ static int foreign_at(struct nvml *n, const struct target *t, struct err **err)
     return 0;
 }
 
-int mig_destroy(struct nvml *n, unsigned index, unsigned profile, unsigned start,
-                struct err **err)
+int mig_destroy(struct nvml *n, unsigned index, unsigned profile, unsigned start, struct err **err)
 {
     struct target t = {0};
     nvmlGpuInstance_t gi = NULL;

@@ -22,19 +22,19 @@
 #include "core/place.h"
 #include "nvml/nvml.h"
 
-#define MIG_NO_CI      UINT32_MAX /* mig_instance.ci_id of a GI without a compute instance */
-#define MIG_MAX_INST   PLACE_MAX_INST
-#define MIG_UUID_SIZE  NVML_DEVICE_UUID_V2_BUFFER_SIZE
-#define MIG_NAME_SIZE  NVML_DEVICE_NAME_V2_BUFFER_SIZE
+#define MIG_NO_CI     UINT32_MAX /* mig_instance.ci_id of a GI without a compute instance */
+#define MIG_MAX_INST  PLACE_MAX_INST
+#define MIG_UUID_SIZE NVML_DEVICE_UUID_V2_BUFFER_SIZE
+#define MIG_NAME_SIZE NVML_DEVICE_NAME_V2_BUFFER_SIZE
 
 /* One GI (and its CI, if any) as NVML reports it. */
 struct mig_instance {
     uint32_t gi_id;
-    uint32_t ci_id;        /* MIG_NO_CI: the GI has no compute instance */
-    uint32_t profile_id;   /* NVML GI profile id (info.id) */
-    int profile;           /* index in the catalog model's profiles; -1 if unknown */
-    uint32_t start, size;  /* memory-slice placement */
-    uint32_t ci_slices;    /* compute slices of the CI (0 without CI) */
+    uint32_t ci_id;           /* MIG_NO_CI: the GI has no compute instance */
+    uint32_t profile_id;      /* NVML GI profile id (info.id) */
+    int profile;              /* index in the catalog model's profiles; -1 if unknown */
+    uint32_t start, size;     /* memory-slice placement */
+    uint32_t ci_slices;       /* compute slices of the CI (0 without CI) */
     char uuid[MIG_UUID_SIZE]; /* "MIG-..." of the CI; "" without CI */
 };
 
@@ -51,9 +51,9 @@ struct mig_gpu {
     uint32_t index;
     char uuid[MIG_UUID_SIZE];
     char name[MIG_NAME_SIZE];
-    uint32_t pci_device_id;         /* device << 16 | vendor */
+    uint32_t pci_device_id; /* device << 16 | vendor */
     unsigned long long memory_mib;
-    const struct cat_gpu *model;    /* NULL: not a GPU model the catalog knows */
+    const struct cat_gpu *model; /* NULL: not a GPU model the catalog knows */
     bool mig_enabled;
     uint32_t nprofiles;
     struct mig_profile profiles[CAT_MAX_PROFILES];
@@ -65,7 +65,8 @@ struct mig_gpu {
 int mig_read_gpu(struct nvml *n, unsigned index, struct mig_gpu *out, struct err **err) WARN_UNUSED;
 
 /* Reads every GPU. *gpus (xmalloc'd, *ngpus entries) is the caller's to free(). */
-int mig_discover(struct nvml *n, struct mig_gpu **gpus, size_t *ngpus, struct err **err) WARN_UNUSED;
+int mig_discover(struct nvml *n, struct mig_gpu **gpus, size_t *ngpus,
+                 struct err **err) WARN_UNUSED;
 
 /* Creates (or adopts, or finishes) the slice of catalog profile `profile` at
  * memory slice `start` on GPU `index`; fills *out. Errors name the GPU, the

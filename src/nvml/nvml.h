@@ -29,10 +29,10 @@ struct nvml_fns {
 };
 
 struct nvml {
-    void *dl;                         /* dlopen handle */
-    char *path;                       /* what was loaded */
-    struct nvml_fns fn;               /* NULL entries: optional symbols the library lacks */
-    unsigned ngpus;                   /* nvmlDeviceGetCount_v2 at open */
+    void *dl;           /* dlopen handle */
+    char *path;         /* what was loaded */
+    struct nvml_fns fn; /* NULL entries: optional symbols the library lacks */
+    unsigned ngpus;     /* nvmlDeviceGetCount_v2 at open */
     pthread_mutex_t gpu_lock[NVML_MAX_GPUS];
 };
 

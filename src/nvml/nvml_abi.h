@@ -63,9 +63,10 @@ enum {
 #define NVML_DEVICE_NAME_V2_BUFFER_SIZE       96
 
 /* MIG mode and profiles (§2.3) */
-#define NVML_DEVICE_MIG_DISABLE                     0x0
-#define NVML_DEVICE_MIG_ENABLE                      0x1
-#define NVML_GPU_INSTANCE_PROFILE_COUNT             0x12 /* grows between releases: iterate to INVALID_ARGUMENT */
+#define NVML_DEVICE_MIG_DISABLE 0x0
+#define NVML_DEVICE_MIG_ENABLE  0x1
+#define NVML_GPU_INSTANCE_PROFILE_COUNT                                                            \
+    0x12 /* grows between releases: iterate to INVALID_ARGUMENT */
 #define NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE       0x0
 #define NVML_COMPUTE_INSTANCE_PROFILE_2_SLICE       0x1
 #define NVML_COMPUTE_INSTANCE_PROFILE_3_SLICE       0x2
@@ -183,10 +184,10 @@ static_assert(offsetof(nvmlPciInfo_t, busId) == 36, "busId");
     X(nvmlDeviceGetName, 1, nvmlReturn_t, (nvmlDevice_t device, char *name, unsigned int length))  \
     X(nvmlDeviceGetUUID, 1, nvmlReturn_t, (nvmlDevice_t device, char *uuid, unsigned int length))  \
     X(nvmlDeviceGetIndex, 0, nvmlReturn_t, (nvmlDevice_t device, unsigned int *index))             \
-    X(nvmlDeviceGetPciInfo_v3, 1, nvmlReturn_t, (nvmlDevice_t device, nvmlPciInfo_t *pci))         \
-    X(nvmlDeviceGetMemoryInfo, 1, nvmlReturn_t, (nvmlDevice_t device, nvmlMemory_t *memory))       \
+    X(nvmlDeviceGetPciInfo_v3, 1, nvmlReturn_t, (nvmlDevice_t device, nvmlPciInfo_t * pci))        \
+    X(nvmlDeviceGetMemoryInfo, 1, nvmlReturn_t, (nvmlDevice_t device, nvmlMemory_t * memory))      \
     X(nvmlDeviceGetArchitecture, 0, nvmlReturn_t,                                                  \
-      (nvmlDevice_t device, nvmlDeviceArchitecture_t *arch))                                       \
+      (nvmlDevice_t device, nvmlDeviceArchitecture_t * arch))                                      \
     X(nvmlDeviceGetMigMode, 1, nvmlReturn_t,                                                       \
       (nvmlDevice_t device, unsigned int *currentMode, unsigned int *pendingMode))                 \
     X(nvmlDeviceGetGpuInstanceProfileInfo, 1, nvmlReturn_t,                                        \
@@ -206,7 +207,7 @@ static_assert(offsetof(nvmlPciInfo_t, busId) == 36, "busId");
     X(nvmlDeviceGetGpuInstanceById, 1, nvmlReturn_t,                                               \
       (nvmlDevice_t device, unsigned int id, nvmlGpuInstance_t *gpuInstance))                      \
     X(nvmlGpuInstanceGetInfo, 1, nvmlReturn_t,                                                     \
-      (nvmlGpuInstance_t gpuInstance, nvmlGpuInstanceInfo_t *info))                                \
+      (nvmlGpuInstance_t gpuInstance, nvmlGpuInstanceInfo_t * info))                               \
     X(nvmlGpuInstanceGetComputeInstanceProfileInfo, 1, nvmlReturn_t,                               \
       (nvmlGpuInstance_t gpuInstance, unsigned int profile, unsigned int engProfile,               \
        nvmlComputeInstanceProfileInfo_t *info))                                                    \
@@ -220,16 +221,16 @@ static_assert(offsetof(nvmlPciInfo_t, busId) == 36, "busId");
     X(nvmlGpuInstanceGetComputeInstanceById, 1, nvmlReturn_t,                                      \
       (nvmlGpuInstance_t gpuInstance, unsigned int id, nvmlComputeInstance_t *computeInstance))    \
     X(nvmlComputeInstanceGetInfo_v2, 1, nvmlReturn_t,                                              \
-      (nvmlComputeInstance_t computeInstance, nvmlComputeInstanceInfo_t *info))                    \
+      (nvmlComputeInstance_t computeInstance, nvmlComputeInstanceInfo_t * info))                   \
     X(nvmlDeviceIsMigDeviceHandle, 1, nvmlReturn_t,                                                \
       (nvmlDevice_t device, unsigned int *isMigDevice))                                            \
-    X(nvmlDeviceGetGpuInstanceId, 1, nvmlReturn_t, (nvmlDevice_t device, unsigned int *id))       \
-    X(nvmlDeviceGetComputeInstanceId, 1, nvmlReturn_t, (nvmlDevice_t device, unsigned int *id))   \
+    X(nvmlDeviceGetGpuInstanceId, 1, nvmlReturn_t, (nvmlDevice_t device, unsigned int *id))        \
+    X(nvmlDeviceGetComputeInstanceId, 1, nvmlReturn_t, (nvmlDevice_t device, unsigned int *id))    \
     X(nvmlDeviceGetMaxMigDeviceCount, 1, nvmlReturn_t, (nvmlDevice_t device, unsigned int *count)) \
     X(nvmlDeviceGetMigDeviceHandleByIndex, 1, nvmlReturn_t,                                        \
       (nvmlDevice_t device, unsigned int index, nvmlDevice_t *migDevice))                          \
     X(nvmlDeviceGetDeviceHandleFromMigDeviceHandle, 1, nvmlReturn_t,                               \
-      (nvmlDevice_t migDevice, nvmlDevice_t *device))
+      (nvmlDevice_t migDevice, nvmlDevice_t * device))
 
 /* Function-pointer types: nvml_fn_<symbol>. */
 #define NVML_DECLARE_TYPE(name, required, ret, params) typedef ret(*nvml_fn_##name) params;

@@ -189,8 +189,8 @@ ParameterizedTest(int *mi, models, create_and_destroy_everywhere)
             cr_assert_eq(mig_destroy(n, 0, p, s, &e), 0, "%s", err_msg(e));
             cr_assert_eq(mig_destroy(n, 0, p, s, &e), 0, "second destroy: %s", err_msg(e));
             read_ok(n, 0, &g);
-            cr_assert_eq(g.ninst, 0, "%s: %s@%u left %u instances", m->name,
-                         m->profiles[p].name, s, g.ninst);
+            cr_assert_eq(g.ninst, 0, "%s: %s@%u left %u instances", m->name, m->profiles[p].name, s,
+                         g.ninst);
         }
     }
     nvml_close(n);
@@ -426,8 +426,8 @@ Test(crash, sigkill_after_every_step_then_a_fresh_process_converges, .timeout = 
         const char *const *calls = create ? create_calls : destroy_calls;
         size_t ncalls = create ? NCALLS(create_calls) : NCALLS(destroy_calls);
         char faults[128];
-        snprintf(faults, sizeof faults, "%s:%d:%s", calls[(size_t)rand() % ncalls],
-                 1 + rand() % 2, rand() % 2 ? "CRASH" : "CRASH_AFTER");
+        snprintf(faults, sizeof faults, "%s:%d:%s", calls[(size_t)rand() % ncalls], 1 + rand() % 2,
+                 rand() % 2 ? "CRASH" : "CRASH_AFTER");
         setenv("SLICER_EMU_FAULTS", faults, 1);
         struct op op = {create, p, s};
         int status = in_child(run_op, &op);

@@ -391,8 +391,8 @@ static void check_invariants(const struct place_gpu *g)
         const struct cat_profile *pr = &m->profiles[in->profile];
         bool listed = false;
         for (unsigned k = 0; k < pr->nplacements; k++)
-            listed |= pr->placements[k].start == in->start &&
-                      pr->placements[k].size == pr->mem_slices;
+            listed |=
+                pr->placements[k].start == in->start && pr->placements[k].size == pr->mem_slices;
         cr_assert(listed, "%s: %s at %u is not a listed placement", m->name, pr->name, in->start);
         uint16_t mask = cat_mask(in->start, pr->mem_slices);
         cr_assert_eq(used & mask, 0, "%s: %s at %u overlaps", m->name, pr->name, in->start);
@@ -432,8 +432,8 @@ static void check_decisions(struct place_gpu *g)
             if (why == PLACE_OK)
                 cr_assert(brute_ok(g, p, start), "chose an invalid start %u", start);
         }
-        cr_assert_eq(place_fits_more(g, p), brute_max(g, p), "%s %s: fits_more",
-                     g->model->name, g->model->profiles[p].name);
+        cr_assert_eq(place_fits_more(g, p), brute_max(g, p), "%s %s: fits_more", g->model->name,
+                     g->model->profiles[p].name);
     }
 }
 
@@ -506,8 +506,8 @@ Test(property, best_fit_batch_on_one_gpu_is_exact)
             size_t placed = place_batch(&g, 1, reqs, n, PLACE_BEST_FIT, out, sl);
             check_invariants(&g);
             if (fits)
-                cr_assert_eq(placed, n, "%s run %d: %u requests fit together, placed %zu",
-                             m->name, run, n, placed);
+                cr_assert_eq(placed, n, "%s run %d: %u requests fit together, placed %zu", m->name,
+                             run, n, placed);
         }
     }
 }
