@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
     gcc make cmake ninja-build pkg-config git
     libjansson-dev libcriterion-dev
-    clang clang-format valgrind
+    clang clang-format valgrind socat
 )
 
 missing=()
