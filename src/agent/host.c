@@ -30,6 +30,11 @@ struct client {
     size_t outlen, outoff;
     uint64_t *held; /* slice ids released when the connection closes */
     size_t nheld;
+    unsigned pending; /* requests the worker has still to answer */
+    size_t discard;   /* after an oversized request: bytes still swallowed unread */
+    bool eof;         /* the peer shut its side: answer what was asked, then close */
+    bool dead;        /* the peer is gone: drop replies, close when nothing is pending */
+    bool in_epoll;
     struct client *next;
 };
 
@@ -287,21 +292,40 @@ static char *handle_line(struct loop *lp, struct client *c, const char *line, si
 
 /* ---- clients ---------------------------------------------------------------------- */
 
-static void want_write(struct loop *lp, struct client *c, bool on)
+/* Registers for what the client can still do: read until EOF, write while output is
+ * queued. A client that can do neither leaves the epoll set, so that a hung-up
+ * peer does not wake the loop while the worker finishes its request. */
+static void update_events(struct loop *lp, struct client *c)
 {
-    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
-    epoll_ctl(lp->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    uint32_t events = 0;
+    if (!c->eof && !c->dead)
+        events |= EPOLLIN;
+    if (!c->dead && c->outoff < c->outlen)
+        events |= EPOLLOUT;
+    if (events == 0) {
+        if (c->in_epoll)
+            epoll_ctl(lp->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        c->in_epoll = false;
+        return;
+    }
+    struct epoll_event ev = {.events = events, .data.ptr = c};
+    epoll_ctl(lp->epfd, c->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev);
+    c->in_epoll = true;
 }
 
 static void send_line(struct loop *lp, struct client *c, char *text)
 {
+    if (c->dead) {
+        free(text);
+        return;
+    }
     size_t n = strlen(text);
     c->out = xrealloc(c->out, c->outlen + n + 1);
     memcpy(c->out + c->outlen, text, n);
     c->out[c->outlen + n] = '\n';
     c->outlen += n + 1;
     free(text);
-    want_write(lp, c, true);
+    update_events(lp, c);
 }
 
 static void close_client(struct loop *lp, struct client *c)
@@ -310,10 +334,12 @@ static void close_client(struct loop *lp, struct client *c)
         pthread_mutex_lock(&lp->h->mu);
         unsigned n = release_ids_locked(lp->h, 0, c->held, c->nheld);
         pthread_mutex_unlock(&lp->h->mu);
-        log_info("client %llu went away: releasing the %u slice(s) it held",
-                 (unsigned long long)c->cid, n);
+        if (n > 0)
+            log_info("client %llu went away: releasing the %u slice(s) it held",
+                     (unsigned long long)c->cid, n);
     }
-    epoll_ctl(lp->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    if (c->in_epoll)
+        epoll_ctl(lp->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     for (struct client **pp = &lp->clients; *pp; pp = &(*pp)->next)
         if (*pp == c) {
@@ -326,8 +352,13 @@ static void close_client(struct loop *lp, struct client *c)
     free(c);
 }
 
-/* Handles every complete line in the input buffer. Returns false to close. */
-static bool process_input(struct loop *lp, struct client *c)
+/* Bytes of the rest of an oversized request that are read and dropped, so
+ * that a client still sending it gets to read the error instead of EPIPE. */
+#define DISCARD_MAX (4 * HOST_MAX_REQUEST)
+
+/* Handles every complete line in the input buffer. An oversized request is
+ * answered and ends the conversation. */
+static void process_input(struct loop *lp, struct client *c)
 {
     char *nl;
     while ((nl = memchr(c->in, '\n', c->inlen)) != NULL) {
@@ -335,14 +366,17 @@ static bool process_input(struct loop *lp, struct client *c)
         char *reply = handle_line(lp, c, c->in, len);
         if (reply)
             send_line(lp, c, reply);
+        else
+            c->pending++; /* the worker answers */
         memmove(c->in, nl + 1, c->inlen - len - 1);
         c->inlen -= len + 1;
     }
     if (c->inlen >= HOST_MAX_REQUEST) {
+        /* Answer, swallow what is still coming, close at EOF or past DISCARD_MAX. */
         send_line(lp, c, host_error_json("request larger than %d bytes", HOST_MAX_REQUEST));
-        return false;
+        c->inlen = 0;
+        c->discard = DISCARD_MAX;
     }
-    return true;
 }
 
 static bool on_readable(struct loop *lp, struct client *c)
@@ -352,10 +386,20 @@ static bool on_readable(struct loop *lp, struct client *c)
     ssize_t n = read(c->fd, c->in + c->inlen, HOST_MAX_REQUEST - c->inlen);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return true;
-    if (n <= 0)
+    if (n < 0)
         return false;
+    if (n == 0) { /* a half-close (`socat`, `nc -N`) still wants its answers */
+        c->eof = true;
+        return true;
+    }
+    if (c->discard > 0) {
+        c->discard = (size_t)n < c->discard ? c->discard - (size_t)n : 0;
+        c->eof = c->discard == 0;
+        return true;
+    }
     c->inlen += (size_t)n;
-    return process_input(lp, c);
+    process_input(lp, c);
+    return true;
 }
 
 static bool on_writable(struct loop *lp, struct client *c)
@@ -369,8 +413,19 @@ static bool on_writable(struct loop *lp, struct client *c)
         c->outoff += (size_t)n;
     }
     c->outoff = c->outlen = 0;
-    want_write(lp, c, false);
+    update_events(lp, c);
     return true;
+}
+
+/* Closes the client once nothing more can happen on it; else keeps its
+ * registration in step with what it still waits for. */
+static void settle(struct loop *lp, struct client *c)
+{
+    bool flushed = c->outoff >= c->outlen;
+    if (c->pending == 0 && (c->dead || (c->eof && flushed)))
+        close_client(lp, c);
+    else
+        update_events(lp, c);
 }
 
 static void accept_clients(struct loop *lp)
@@ -384,8 +439,7 @@ static void accept_clients(struct loop *lp)
         c->cid = ++lp->next_cid;
         c->next = lp->clients;
         lp->clients = c;
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-        epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &ev);
+        update_events(lp, c);
     }
 }
 
@@ -409,10 +463,13 @@ static void deliver_replies(struct loop *lp)
     while (r) {
         struct reply *next = r->next;
         struct client *c = client_by_id(lp, r->cid);
-        if (c)
+        if (c) {
+            c->pending--;
             send_line(lp, c, r->text);
-        else
+            settle(lp, c);
+        } else {
             free(r->text);
+        }
         free(r);
         r = next;
     }
@@ -542,8 +599,9 @@ static int serve(struct loop *lp, volatile sig_atomic_t *stop)
                 ok = on_readable(lp, c);
             if (ok && (evs[i].events & EPOLLOUT))
                 ok = on_writable(lp, c);
-            if (!ok)
-                close_client(lp, c);
+            if (!ok || (evs[i].events & EPOLLERR))
+                c->dead = true;
+            settle(lp, c);
         }
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);

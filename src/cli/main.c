@@ -1,4 +1,8 @@
-int main(void)
+/* slicer — one binary, one subcommand per job (docs/cli.md). The command
+ * table and the global options live in cli.c. */
+#include "cli/cli.h"
+
+int main(int argc, char **argv)
 {
-    return 0;
+    return cli_main(argc, argv);
 }

@@ -23,16 +23,17 @@ struct cat_placement {
 };
 
 struct cat_profile {
-    const char *name;       /* "1g.5gb", "1g.5gb+me", "2g.48gb-me", "1g.24gb+me.all" */
-    uint8_t nvml_index;     /* NVML_GPU_INSTANCE_PROFILE_* value, for ...GetGpuInstanceProfileInfo */
-    uint8_t info_id;        /* nvmlGpuInstanceProfileInfo_t.id: every other GI call takes this */
+    const char *name;   /* "1g.5gb", "1g.5gb+me", "2g.48gb-me", "1g.24gb+me.all" */
+    uint8_t nvml_index; /* NVML_GPU_INSTANCE_PROFILE_* value, for ...GetGpuInstanceProfileInfo */
+    uint8_t info_id;    /* nvmlGpuInstanceProfileInfo_t.id: every other GI call takes this */
     uint8_t compute_slices; /* sliceCount: the "Ng" of the name */
     uint8_t mem_slices;     /* placement size in memory slices */
     uint8_t max_count;      /* instanceCount: most instances of this profile at once */
     uint8_t nplacements;
     uint16_t sm_count;   /* multiprocessorCount; 0 when the reference does not know it */
     uint32_t memory_mib; /* memorySizeMB; 0 when the reference does not know it */
-    /* Every placement NVML lists, in NVML's order (nvmlDeviceGetGpuInstancePossiblePlacements_v2). */
+    /* Every placement NVML lists, in NVML's order (nvmlDeviceGetGpuInstancePossiblePlacements_v2).
+     */
     struct cat_placement placements[CAT_MAX_PLACEMENTS];
 };
 
@@ -41,12 +42,12 @@ struct cat_gpu {
     const char *const *aliases; /* NULL-terminated; reference aliases without "(...)" notes */
     uint16_t pci_device_id;     /* primary PCI device id, e.g. 0x20B0 */
     uint8_t npci_ids;
-    const uint16_t *pci_ids;    /* related ids with the same profiles (includes the primary) */
-    uint8_t nvml_arch;          /* nvmlDeviceArchitecture_t: 7 Ampere, 9 Hopper, 10 Blackwell */
-    uint8_t mem_slices;         /* width of the placement grid: 8, 4 (A30) or 12 (RTX PRO 6000) */
-    uint8_t compute_slices;     /* compute slices to share: 7 or 4 */
-    uint8_t max_instances;      /* most GPU instances at once */
-    uint32_t memory_mib;        /* total memory; 0 when the reference does not know it */
+    const uint16_t *pci_ids; /* related ids with the same profiles (includes the primary) */
+    uint8_t nvml_arch;       /* nvmlDeviceArchitecture_t: 7 Ampere, 9 Hopper, 10 Blackwell */
+    uint8_t mem_slices;      /* width of the placement grid: 8, 4 (A30) or 12 (RTX PRO 6000) */
+    uint8_t compute_slices;  /* compute slices to share: 7 or 4 */
+    uint8_t max_instances;   /* most GPU instances at once */
+    uint32_t memory_mib;     /* total memory; 0 when the reference does not know it */
     uint8_t nprofiles;
     const struct cat_profile *profiles; /* in the reference's order */
 };
@@ -64,7 +65,8 @@ const struct cat_gpu *cat_gpu_find(const char *name);
 
 /* Finds a model by PCI device id, either the 16-bit device id (0x20B0) or
  * NVML's combined device<<16|vendor value (0x20B010DE). A primary id wins
- * over a related one. NULL when unknown. */
+ * over a related one. NULL when unknown. A related id that several models list
+ * (the reference gives GH200 480GB and H20 one list) finds the first in table order. */
 const struct cat_gpu *cat_gpu_find_pci(uint32_t pci_id);
 
 /* Index of the profile called `name` (exact, case-sensitive) in gpu->profiles,

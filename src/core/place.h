@@ -131,8 +131,8 @@ struct place_outcome {
  * re-arranged when that lets a later one fit; under first-fit, requests go
  * in the given order to the first GPU and NVML-order placement with room.
  * Returns the number of requests placed. */
-size_t place_batch(struct place_gpu *gpus, size_t ngpus, const struct place_req *reqs,
-                   size_t nreqs, enum place_policy policy, struct place_outcome *outcome,
+size_t place_batch(struct place_gpu *gpus, size_t ngpus, const struct place_req *reqs, size_t nreqs,
+                   enum place_policy policy, struct place_outcome *outcome,
                    struct place_slice *slices);
 
 #endif
