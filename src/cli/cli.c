@@ -15,6 +15,7 @@ static const struct cli_command commands[] = {
     {"agent", "run the node agent (--host: own this machine's GPUs, no Kubernetes)", cmd_agent, 0},
     {"run", "run a command on MIG slices from the host agent, release them after", cmd_run,
      CLI_ARGV_COMMAND},
+    {"status", "show this node's GPUs, their MIG slices and who holds them", cmd_status, 0},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -63,4 +63,7 @@ bool cli_parse_long(const char *s, long lo, long hi, long *out);
 /* `slicer plan` (plan.c). */
 int cmd_plan(int argc, char **argv);
 
+/* `slicer status` (status.c). */
+int cmd_status(int argc, char **argv);
+
 #endif

@@ -160,7 +160,7 @@ const char *place_why_str(enum place_why why)
     case PLACE_NOT_FOUND:
         return "no such instance";
     case PLACE_TOO_MANY:
-        return "more slices than the GPUs could ever hold";
+        return "more slices than the GPUs have free instances for";
     case PLACE_MEDIA:
         return "a +me.all instance holds every media engine (only -me profiles may join it)";
     }

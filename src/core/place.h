@@ -39,7 +39,7 @@ enum place_why {
     PLACE_MAX_COUNT,     /* the profile's own instance limit is reached */
     PLACE_MAX_INSTANCES, /* the GPU's instance limit is reached */
     PLACE_NOT_FOUND,     /* release: no instance starts there / has that owner */
-    PLACE_TOO_MANY,      /* batch: a request asks for more slices than can ever fit */
+    PLACE_TOO_MANY,      /* batch: more slices than the GPUs have free instances */
     PLACE_MEDIA,         /* a +me.all instance excludes all but -me profiles, and vice versa */
 };
 

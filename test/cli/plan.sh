@@ -6,29 +6,9 @@ SLICER=${1:?usage: plan.sh /path/to/slicer}
 A100=A100-SXM4-40GB
 T=$(mktemp -d -t slicer-plan.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fails=0 checks=0 out= err= rc=
-
-ok()   { checks=$((checks + 1)); echo "ok   - $1"; }
-fail() { # fail WHAT EXPECTED: prints what was expected and what the command gave
-    checks=$((checks + 1)); fails=$((fails + 1))
-    echo "FAIL - $1"
-    echo "       expected: $2"
-    echo "       got: exit $rc"
-    [[ -n "$out" ]] && sed 's/^/       stdout| /' <<<"$out" | head -40
-    [[ -n "$err" ]] && sed 's/^/       stderr| /' <<<"$err" | head -20
-    return 0
-}
-# slicer ARGS...: runs the binary, keeps stdout, stderr and the exit code
-slicer() { out=$("$SLICER" "$@" 2>"$T/stderr"); rc=$?; err=$(<"$T/stderr"); }
+# shellcheck source=../lib/check.sh
+source "$(dirname "$0")/../lib/check.sh"
 plan() { slicer plan "$@"; }
-expect_rc()  { [[ "$rc" == "$2" ]] && ok "$1" || fail "$1" "exit $2"; }
-expect_out() { grep -qE -- "$2" <<<"$out" && ok "$1" || fail "$1" "stdout matching /$2/"; }
-expect_err() { grep -qE -- "$2" <<<"$err" && ok "$1" || fail "$1" "stderr matching /$2/"; }
-expect_no()  { ! grep -qE -- "$2" <<<"$out" && ok "$1" || fail "$1" "no stdout line matching /$2/"; }
-expect_count() { # expect_count WHAT REGEX N: N matches of REGEX in stdout
-    local n; n=$(grep -oE -- "$2" <<<"$out" | wc -l)
-    [[ "$n" == "$3" ]] && ok "$1" || fail "$1" "$3 matches of /$2/ in stdout, not $n"
-}
 usage_error() { # usage_error WHAT STDERR-REGEX ARGS...: exit 2, message on stderr, stdout empty
     local what=$1 re=$2; shift 2
     plan "$@"
@@ -238,5 +218,4 @@ usage_error "--used on a missing GPU" 'no GPU 3' --gpu $A100 --used 3:1g.5gb@0
 usage_error "--used with a bad profile" "no profile '9g'.*its profiles: 1g\.5gb" --gpu $A100 --used 0:9g@0
 usage_error "--used malformed" 'expected GPU:PROFILE@START' --gpu $A100 --used 0-1g.5gb
 
-echo "$((checks - fails)) passed, $fails failed"
-[[ $fails -eq 0 ]]
+summary
