@@ -1,0 +1,55 @@
+/* resname — profile names in Kubernetes resource names (resname.h). */
+#include "resname.h"
+
+#include <string.h>
+
+#include "catalog.h"
+
+bool res_profile_suffix(const char *profile, char *buf, size_t cap)
+{
+    size_t n = strlen(profile);
+    if (cap == 0)
+        return false;
+    if (n >= cap) {
+        buf[0] = '\0';
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        buf[i] = profile[i] == '+' ? '.' : profile[i];
+    buf[n] = '\0';
+    return true;
+}
+
+bool res_name(const char *prefix, const char *profile, char *buf, size_t cap)
+{
+    size_t p = strlen(prefix);
+    if (p >= cap || !res_profile_suffix(profile, buf + p, cap - p)) {
+        if (cap > 0)
+            buf[0] = '\0';
+        return false;
+    }
+    memcpy(buf, prefix, p);
+    return true;
+}
+
+bool res_suffix_is(const char *suffix, const char *profile)
+{
+    size_t i = 0;
+    for (; suffix[i] != '\0' && profile[i] != '\0'; i++) {
+        char want = profile[i] == '+' ? '.' : profile[i];
+        if (suffix[i] != want)
+            return false;
+    }
+    return suffix[i] == '\0' && profile[i] == '\0';
+}
+
+const char *res_catalog_profile(const char *suffix)
+{
+    for (size_t m = 0; m < cat_gpu_count(); m++) {
+        const struct cat_gpu *g = cat_gpu_at(m);
+        for (unsigned p = 0; p < g->nprofiles; p++)
+            if (res_suffix_is(suffix, g->profiles[p].name))
+                return g->profiles[p].name;
+    }
+    return NULL;
+}
