@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
     gcc make cmake ninja-build pkg-config git
-    libjansson-dev libcriterion-dev
+    libjansson-dev libcriterion-dev libcurl4-openssl-dev libyaml-dev
     clang clang-format valgrind socat
 )
 
