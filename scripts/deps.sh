@@ -6,7 +6,8 @@ set -euo pipefail
 PACKAGES=(
     gcc make cmake ninja-build pkg-config git
     libjansson-dev libcriterion-dev libcurl4-openssl-dev libyaml-dev
-    clang clang-format valgrind socat
+    libmicrohttpd-dev libgnutls28-dev
+    clang clang-format valgrind socat curl openssl
 )
 
 missing=()

@@ -16,6 +16,7 @@ static const struct cli_command commands[] = {
     {"run", "run a command on MIG slices from the host agent, release them after", cmd_run,
      CLI_ARGV_COMMAND},
     {"status", "show this node's GPUs, their MIG slices and who holds them", cmd_status, 0},
+    {"webhook", "serve the mutating admission webhook for pods (HTTPS)", cmd_webhook, 0},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

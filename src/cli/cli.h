@@ -66,4 +66,7 @@ int cmd_plan(int argc, char **argv);
 /* `slicer status` (status.c). */
 int cmd_status(int argc, char **argv);
 
+/* `slicer webhook` (webhookcmd.c). */
+int cmd_webhook(int argc, char **argv);
+
 #endif
