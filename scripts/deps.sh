@@ -7,7 +7,7 @@ PACKAGES=(
     gcc make cmake ninja-build pkg-config git
     libjansson-dev libcriterion-dev libcurl4-openssl-dev libyaml-dev
     libmicrohttpd-dev libgnutls28-dev
-    clang clang-format valgrind socat curl openssl
+    clang clang-format valgrind socat curl openssl libclang-rt-14-dev
 )
 
 missing=()
