@@ -25,11 +25,11 @@ die_usage() {
 }
 
 # The cache key: versions plus a hash of everything that goes into the build, so a
-# change to a wrapper module or to the build flags rebuilds into a new folder.
+# change to a wrapper module, a version or BUILD_RECIPE rebuilds into a new folder.
 _key_hash() {
     (
         cd "$CLUSTER_DIR"
-        cat build versions.sh k8s/go.mod k8s/go.sum etcd/go.mod etcd/go.sum etcd/main.go \
+        cat versions.sh k8s/go.mod k8s/go.sum etcd/go.mod etcd/go.sum etcd/main.go \
             kwok/go.mod kwok/go.sum testwebhook/go.mod testwebhook/main.go
         "$GO_BIN" env GOVERSION 2>/dev/null || true
     ) | sha256sum | cut -c1-12

@@ -6,3 +6,6 @@
 K8S_VERSION=v1.37.2
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
+# Bump when test/cluster/build changes how the binaries are built (flags), so the
+# cache key changes and the next `up` rebuilds.
+BUILD_RECIPE=1
