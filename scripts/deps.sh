@@ -8,6 +8,7 @@ PACKAGES=(
     libjansson-dev libcriterion-dev libcurl4-openssl-dev libyaml-dev
     libmicrohttpd-dev libgnutls28-dev
     clang clang-format valgrind socat curl openssl libclang-rt-14-dev
+    jq iproute2
 )
 
 missing=()
