@@ -219,6 +219,13 @@ static void h_relisted(void *arg)
     kube_cache_relist_end(arg);
 }
 
+static void h_problem(void *arg, const struct err *e)
+{
+    struct kube_cache *c = arg;
+    if (c->o.on_problem)
+        c->o.on_problem(c->o.arg, e);
+}
+
 struct kube_cache *kube_cache_new_detached(const struct kube_cache_opts *opts)
 {
     struct kube_cache *c = xcalloc(1, sizeof *c);
@@ -232,7 +239,7 @@ struct kube_cache *kube_cache_start(struct kube_client *cl, const struct kube_ca
 {
     struct kube_cache *c = kube_cache_new_detached(opts);
     static const struct kube_watch_handlers h = {
-        .relist = h_relist, .object = h_object, .relisted = h_relisted};
+        .relist = h_relist, .object = h_object, .relisted = h_relisted, .problem = h_problem};
     c->watch = kube_watch_start(cl, &opts->spec, &h, c);
     return c;
 }

@@ -32,6 +32,8 @@ struct kube_cache_opts {
     void (*on_update)(void *arg, const char *key, const void *old, const void *item);
     void (*on_delete)(void *arg, const char *key, const void *item);
     void (*on_synced)(void *arg);
+    /* A failure the watch recovers from by itself (optional; for logs). */
+    void (*on_problem)(void *arg, const struct err *e);
     void *arg;
 };
 

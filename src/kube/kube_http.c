@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -153,6 +154,16 @@ static int on_curl_timer(CURLM *m, long timeout_ms, void *userp)
     c->curl_due = timeout_ms < 0 ? 0 : kube_now_ms() + (uint64_t)timeout_ms;
     rearm(c);
     return 0;
+}
+
+/* Sockets are close-on-exec: a child the process starts must not keep the
+ * API server connections (and their streams) alive. */
+static curl_socket_t on_open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct kube_client *c = userp;
+    (void)purpose;
+    c->stats.connections++;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
 static long http_status(struct kube_http *h)
@@ -346,6 +357,8 @@ static CURL *make_easy(struct kube_http *h)
     curl_easy_setopt(e, CURLOPT_HEADERDATA, h);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -496,9 +509,6 @@ static void completed(struct kube_http *h, CURLcode rc)
     struct kube_client *c = h->c;
     curl_multi_remove_handle(c->multi, h->easy);
     h->state = H_WAITING;
-    long nconn = 0;
-    curl_easy_getinfo(h->easy, CURLINFO_NUM_CONNECTS, &nconn);
-    c->stats.connections += (uint64_t)nconn;
     if (h->cancelled) {
         free_req(h);
         return;
