@@ -221,6 +221,18 @@ k wait --for=jsonpath='{.status.phase}'=Succeeded pod/short -n accept --timeout=
     fail "pod with slicer.dev/fake-succeed-after did not Succeed"
 ok "a pod annotated slicer.dev/fake-succeed-after=1s Succeeded"
 
+# ---- restarts ------------------------------------------------------------------------
+"$HERE/restart" kube-apiserver --state "$STATE" >/dev/null 2>&1 || fail "restart kube-apiserver"
+"$HERE/restart" etcd --kill --state "$STATE" >/dev/null 2>&1 || fail "restart etcd after SIGKILL"
+k get namespace accept >/dev/null || fail "namespace accept lost across the restarts"
+k run after-restart -n accept --image=registry.invalid/slicer/after:1 --restart=Never >/dev/null ||
+    fail "creating a pod after the restarts"
+k wait --for=jsonpath='{.status.phase}'=Running pod/after-restart -n accept --timeout=60s >/dev/null ||
+    fail "pod created after the restarts not Running: $(k get pod after-restart -n accept -o wide 2>&1)"
+seen=$(k get pod after-restart -n accept -o jsonpath='{.metadata.labels.slicer\.dev/webhook-seen}')
+[[ "$seen" == "true" ]] || fail "webhook mutation missing on the pod created after the restarts"
+ok "kube-apiserver (SIGTERM) and etcd (SIGKILL) restarted by test/cluster/restart; data kept, new pod scheduled, mutated, Running"
+
 # ---- RSS of the control plane --------------------------------------------------------------
 total=0 line=""
 for c in "${COMPONENTS[@]}"; do

@@ -76,6 +76,24 @@ cluster_running() { # STATE
     return 1
 }
 
+# stop_pid NAME PID [SIGNAL]: SIGNAL (default TERM), then KILL after 10 s.
+stop_pid() {
+    local name=$1 pid=$2 sig=${3:-TERM} i
+    info "stopping $name (pid $pid, SIG$sig)"
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    info "$name (pid $pid) still there after 10s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 20; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # stop_cluster STATE: TERM every recorded process (reverse start order, then any
 # extra pid files tests registered), KILL what is left after 10 s. Returns 1 if
 # something survived.
@@ -89,18 +107,7 @@ stop_cluster() {
     for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do names+=("${COMPONENTS[i]}"); done
     for name in "${names[@]}"; do
         pid=$(pid_of "$state" "$name") || continue
-        info "stopping $name (pid $pid)"
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 100; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            info "$name (pid $pid) ignored SIGTERM for 10s; sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            sleep 0.2
-        fi
-        kill -0 "$pid" 2>/dev/null && left+=("$name:$pid")
+        stop_pid "$name" "$pid" || left+=("$name:$pid")
     done
     if [[ ${#left[@]} -gt 0 ]]; then
         info "could not stop: ${left[*]}"
@@ -138,6 +145,8 @@ start_process() {
         printf ' %q' "$@"
         printf '\n'
     } >"$state/logs/$name.log"
+    mkdir -p "$state/cmd"
+    printf '%q ' "$BIN_DIR/$bin" "$@" >"$state/cmd/$name" # for test/cluster/restart
     nohup "$BIN_DIR/$bin" "$@" >>"$state/logs/$name.log" 2>&1 </dev/null &
     echo $! >"$state/pids/$name.pid"
 }
@@ -150,7 +159,11 @@ wait_healthy() {
     shift 3
     local t0 now last=-1 el has_pid=0
     t0=$(date +%s)
-    [[ -f "$state/pids/$name.pid" ]] && has_pid=1
+    if [[ -f "$state/pids/$name.pid" ]]; then
+        has_pid=1
+        mkdir -p "$state/health"
+        printf '%q ' "$@" >"$state/health/$name" # for test/cluster/restart
+    fi
     printf 'cluster: waiting for %s ' "$name" >&2
     while :; do
         if "$@" >/dev/null 2>&1; then
