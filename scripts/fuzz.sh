@@ -4,8 +4,8 @@
 # A crash, leak or sanitizer report fails the script and leaves the input in build-fuzz/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-20000}
-secs=${FUZZ_SECONDS:-20}
+runs=${1:-200000}
+secs=${FUZZ_SECONDS:-15}
 command -v clang >/dev/null || { echo "fuzz: clang is needed" >&2; exit 1; }
 CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLICER_FUZZ=ON >/dev/null
 targets=()

@@ -6,6 +6,7 @@
 #   3. build with ASan+UBSan, run every test again except the label `cluster`
 #      (tests against the real control plane run once, in step 2)
 #   4. valgrind over the unit-test binaries
+#   5. each libFuzzer target (fuzz/) for a short run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
@@ -32,3 +33,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 step "unit tests under valgrind"
 scripts/valgrind-unit.sh build
+
+step "fuzz targets (libFuzzer, briefly)"
+scripts/fuzz.sh
