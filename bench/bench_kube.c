@@ -63,37 +63,38 @@ static void free_pod(void *item)
     free(p);
 }
 
-static const char *pod_fmt =
-    "{\"type\":\"%s\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":"
-    "\"train-%06d\",\"namespace\":\"ml-team\",\"uid\":\"6f1c2a4e-0000-4000-8000-%012d\","
-    "\"resourceVersion\":\"%d\",\"creationTimestamp\":\"2026-12-01T20:00:00Z\",\"labels\":{"
-    "\"app\":\"trainer\",\"slicer.dev/managed\":\"true\",\"pod-template-hash\":\"7d9f8c6b5\"},"
-    "\"annotations\":{\"slicer.dev/devices-0\":\"MIG-5d3c2b1a-0000-5000-9000-00000000abcd\"},"
-    "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":"
-    "\"trainer-7d9f8c6b5\",\"uid\":\"0b8e1f2a-1111-4111-8111-111111111111\",\"controller\":true,"
-    "\"blockOwnerDeletion\":true}],\"managedFields\":[{\"manager\":\"kube-controller-manager\","
-    "\"operation\":\"Update\",\"apiVersion\":\"v1\",\"time\":\"2026-12-01T20:00:00Z\","
-    "\"fieldsType\":\"FieldsV1\",\"fieldsV1\":{\"f:metadata\":{\"f:labels\":{\".\":{},\"f:app\":"
-    "{}}},\"f:spec\":{\"f:containers\":{\"k:{\\\"name\\\":\\\"main\\\"}\":{\".\":{},\"f:image\":"
-    "{},\"f:name\":{},\"f:resources\":{\".\":{},\"f:limits\":{}}}}}}}]},\"spec\":{\"nodeName\":"
-    "\"gpu-node-%d\",\"schedulerName\":\"default-scheduler\",\"restartPolicy\":\"Always\","
-    "\"terminationGracePeriodSeconds\":30,\"dnsPolicy\":\"ClusterFirst\",\"serviceAccountName\":"
-    "\"default\",\"tolerations\":[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":"
-    "\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300},{\"key\":"
-    "\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\","
-    "\"tolerationSeconds\":300}],\"containers\":[{\"name\":\"main\",\"image\":"
-    "\"registry.example.com/ml/trainer:2026.11\",\"command\":[\"python\",\"train.py\","
-    "\"--epochs=10\"],\"env\":[{\"name\":\"NVIDIA_VISIBLE_DEVICES\",\"valueFrom\":{\"fieldRef\":"
-    "{\"fieldPath\":\"metadata.annotations['slicer.dev/devices-0']\"}}},{\"name\":"
-    "\"CUDA_VISIBLE_DEVICES\",\"value\":\"0\"}],\"resources\":{\"limits\":{\"cpu\":\"4\","
-    "\"memory\":\"16Gi\",\"mig.slicer.dev/1g.5gb\":\"1\"},\"requests\":{\"cpu\":\"4\",\"memory\":"
-    "\"16Gi\",\"mig.slicer.dev/1g.5gb\":\"1\"}},\"volumeMounts\":[{\"name\":\"kube-api-access\","
-    "\"mountPath\":\"/var/run/secrets/kubernetes.io/serviceaccount\",\"readOnly\":true}],"
-    "\"terminationMessagePath\":\"/dev/termination-log\",\"imagePullPolicy\":\"IfNotPresent\"}]},"
-    "\"status\":{\"phase\":\"Running\",\"hostIP\":\"10.0.0.%d\",\"podIP\":\"10.244.%d.%d\","
-    "\"startTime\":\"2026-12-01T20:00:05Z\",\"qosClass\":\"Guaranteed\",\"conditions\":[{\"type\":"
-    "\"Ready\",\"status\":\"True\",\"lastTransitionTime\":\"2026-12-01T20:00:07Z\"},{\"type\":"
-    "\"PodScheduled\",\"status\":\"True\",\"lastTransitionTime\":\"2026-12-01T20:00:01Z\"}]}}}\n";
+#define POD_FMT                                                                                    \
+    "{\"type\":\"%s\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":"  \
+    "\"train-%06d\",\"namespace\":\"ml-team\",\"uid\":\"6f1c2a4e-0000-4000-8000-%012d\","          \
+    "\"resourceVersion\":\"%d\",\"creationTimestamp\":\"2026-12-01T20:00:00Z\",\"labels\":{"       \
+    "\"app\":\"trainer\",\"slicer.dev/managed\":\"true\",\"pod-template-hash\":\"7d9f8c6b5\"},"    \
+    "\"annotations\":{\"slicer.dev/devices-0\":\"MIG-5d3c2b1a-0000-5000-9000-00000000abcd\"},"     \
+    "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":"           \
+    "\"trainer-7d9f8c6b5\",\"uid\":\"0b8e1f2a-1111-4111-8111-111111111111\",\"controller\":true,"  \
+    "\"blockOwnerDeletion\":true}],\"managedFields\":[{\"manager\":\"kube-controller-manager\","   \
+    "\"operation\":\"Update\",\"apiVersion\":\"v1\",\"time\":\"2026-12-01T20:00:00Z\","            \
+    "\"fieldsType\":\"FieldsV1\",\"fieldsV1\":{\"f:metadata\":{\"f:labels\":{\".\":{},\"f:app\":"  \
+    "{}}},\"f:spec\":{\"f:containers\":{\"k:{\\\"name\\\":\\\"main\\\"}\":{\".\":{},\"f:image\":"  \
+    "{},\"f:name\":{},\"f:resources\":{\".\":{},\"f:limits\":{}}}}}}}]},\"spec\":{\"nodeName\":"   \
+    "\"gpu-node-%d\",\"schedulerName\":\"default-scheduler\",\"restartPolicy\":\"Always\","        \
+    "\"terminationGracePeriodSeconds\":30,\"dnsPolicy\":\"ClusterFirst\",\"serviceAccountName\":"  \
+    "\"default\",\"tolerations\":[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":"         \
+    "\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300},{\"key\":"                     \
+    "\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\","         \
+    "\"tolerationSeconds\":300}],\"containers\":[{\"name\":\"main\",\"image\":"                    \
+    "\"registry.example.com/ml/trainer:2026.11\",\"command\":[\"python\",\"train.py\","            \
+    "\"--epochs=10\"],\"env\":[{\"name\":\"NVIDIA_VISIBLE_DEVICES\",\"valueFrom\":{\"fieldRef\":"  \
+    "{\"fieldPath\":\"metadata.annotations['slicer.dev/devices-0']\"}}},{\"name\":"                \
+    "\"CUDA_VISIBLE_DEVICES\",\"value\":\"0\"}],\"resources\":{\"limits\":{\"cpu\":\"4\","         \
+    "\"memory\":\"16Gi\",\"mig.slicer.dev/1g.5gb\":\"1\"},\"requests\":{\"cpu\":\"4\",\"memory\":" \
+    "\"16Gi\",\"mig.slicer.dev/1g.5gb\":\"1\"}},\"volumeMounts\":[{\"name\":\"kube-api-access\","  \
+    "\"mountPath\":\"/var/run/secrets/kubernetes.io/serviceaccount\",\"readOnly\":true}],"         \
+    "\"terminationMessagePath\":\"/dev/termination-log\",\"imagePullPolicy\":\"IfNotPresent\"}]}," \
+    "\"status\":{\"phase\":\"Running\",\"hostIP\":\"10.0.0.%d\",\"podIP\":\"10.244.%d.%d\","       \
+    "\"startTime\":\"2026-12-01T20:00:05Z\",\"qosClass\":\"Guaranteed\",\"conditions\":[{"         \
+    "\"type\":"                                                                                    \
+    "\"Ready\",\"status\":\"True\",\"lastTransitionTime\":\"2026-12-01T20:00:07Z\"},{\"type\":"    \
+    "\"PodScheduled\",\"status\":\"True\",\"lastTransitionTime\":\"2026-12-01T20:00:01Z\"}]}}}\n"
 
 /* A stream of n pods added then each modified once. */
 static char *make_stream(int n, size_t *len, size_t *per_event)
@@ -102,7 +103,7 @@ static char *make_stream(int n, size_t *len, size_t *per_event)
     char *s = malloc(cap);
     for (int r = 0; r < 2; r++)
         for (int i = 0; i < n; i++) {
-            int k = snprintf(s + off, cap - off, pod_fmt, r ? "MODIFIED" : "ADDED", i, i,
+            int k = snprintf(s + off, cap - off, POD_FMT, r ? "MODIFIED" : "ADDED", i, i,
                              1000 + r * n + i, i % 64, i % 250, i % 250, i % 250);
             off += (size_t)k;
         }
