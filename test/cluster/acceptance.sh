@@ -70,6 +70,12 @@ cver=$(k version -o json | jq -r .clientVersion.gitVersion)
 [[ "$cver" == "$K8S_VERSION" ]] || fail "kubectl reports version '$cver', want $K8S_VERSION"
 ok "kubectl reports $cver"
 
+# The machine's own kubectl (v1.32 here, outside the supported skew) for the basics.
+if [[ -x /usr/bin/kubectl ]]; then
+    /usr/bin/kubectl get namespaces default -o name >/dev/null 2>&1 || fail "/usr/bin/kubectl get namespaces failed"
+    ok "/usr/bin/kubectl ($(/usr/bin/kubectl version --client -o json 2>/dev/null | jq -r .clientVersion.gitVersion)) works against it too"
+fi
+
 # ---- fake GPU nodes -------------------------------------------------------------
 "$HERE/add-gpu-node" gpu-node-0 --state "$STATE" --gpus 8 --model A100-SXM4-40GB || fail "add-gpu-node gpu-node-0"
 "$HERE/add-gpu-node" gpu-node-1 --state "$STATE" --gpus 4 --model H100-80GB-HBM3 || fail "add-gpu-node gpu-node-1"
