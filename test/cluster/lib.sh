@@ -6,7 +6,7 @@ CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$CLUSTER_DIR/versions.sh"
 GO_BIN=${GO:-/usr/local/go/bin/go}
 [[ -x "$GO_BIN" ]] || GO_BIN=$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)
-SLICER_CACHE=${SLICER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/slicer}
+SLICER_CACHE=${SLICER_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/slicer}
 CLUSTER_CACHE="$SLICER_CACHE/cluster"
 GO_CACHE_ROOT="$SLICER_CACHE/go"
 # Default state folder of `up`/`down`; `--state DIR` or SLICER_CLUSTER_STATE override it.
