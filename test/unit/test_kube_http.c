@@ -73,7 +73,8 @@ static void *serve(void *arg)
 static void start(const enum act *script, int n)
 {
     memset(&srv, 0, sizeof srv);
-    memcpy(srv.script, script, (size_t)n * sizeof *script);
+    if (n)
+        memcpy(srv.script, script, (size_t)n * sizeof *script);
     srv.n = n;
     srv.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
