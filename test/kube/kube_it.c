@@ -148,7 +148,7 @@ Test(kube_it, crud_patches_and_conflicts)
     d.propagation = "Foreground";
     ok(kube_delete(c, &d, &e), e, "delete");
     json_decref(got);
-    for (int i = 0; i < 50; i++) { /* foreground deletion may take a moment */
+    for (int i = 0; i < 300; i++) { /* foreground deletion waits for the garbage collector */
         if (kube_get(c, &k, NULL, &e) == -ENOENT)
             break;
         usleep(100000);
@@ -188,6 +188,7 @@ Test(kube_it, server_side_apply_conflicts_and_force)
     cr_assert(json_array_size(mf) >= 1);
     json_decref(got);
     json_decref(cm);
+    err_free(&e);
     free(ns);
     kube_client_free(c);
 }
