@@ -421,11 +421,14 @@ static void find_extra(void *arg, const char *key, const void *item)
         m->first = strdup(key);
 }
 
+static int watch_timeout_s; /* 0: the default */
+
 static struct kube_cache *cm_cache(struct kube_client *c, const char *ns, const char *labels,
                                    struct watch_log *log)
 {
     struct kube_cache_opts o = {
         .spec = {.gvr = &KUBE_CONFIGMAPS,
+                 .min_timeout_s = watch_timeout_s,
                  .ns = ns,
                  .label_selector = labels,
                  .page_size = 100,
@@ -656,6 +659,8 @@ Test(kube_it, many_watches_and_requests_share_one_http2_connection, .timeout = 1
         cr_assert(drive_until(f.cached, is_synced, more[i], 30000));
     struct kube_client_stats st;
     kube_client_stats(f.cached, &st);
+    fprintf(stderr, "http2: %d TCP connection(s) for 16 watches, %llu requests\n",
+            proxy_connections(f.proxy), (unsigned long long)st.requests);
     cr_assert_leq(proxy_connections(f.proxy), 2,
                   "%d TCP connections for 16 watches and their lists (HTTP/2 multiplexing)",
                   proxy_connections(f.proxy));
@@ -686,6 +691,28 @@ Test(kube_it, a_watch_survives_dropped_connections, .timeout = 300)
     cr_assert_geq(ws.watches, 2, "the watch was resumed");
     cr_assert_eq(ws.gone, 0, "resumed from the last version, no relist needed");
     cr_assert_eq(ws.lists, 1);
+    watch_teardown(&f);
+}
+
+Test(kube_it, a_watch_resumes_when_the_server_ends_it, .timeout = 300)
+{
+    watch_timeout_s = 1; /* the server closes each watch after 1-2 s */
+    struct watch_fixture f;
+    watch_setup(&f, 100);
+    watch_timeout_s = 0;
+    struct mutator m = {.rounds = 4};
+    pthread_t th;
+    run_mutator(&f, &m, &th);
+    join_mutator(&f, &m, th);
+    long long until = now_ms() + 3000;
+    struct err *e = NULL;
+    while (now_ms() < until)
+        ok(kube_client_step(f.cached, 100, &e), e, "step");
+    watch_converges(&f);
+    struct kube_watch_stats ws;
+    kube_watch_stats(kube_cache_watch(f.cache), &ws);
+    cr_assert_geq(ws.watches, 3, "the watch was not resumed after the server ended it");
+    cr_assert_eq(ws.lists, 1, "a clean end resumes from the last version, without a relist");
     watch_teardown(&f);
 }
 
