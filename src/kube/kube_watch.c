@@ -308,28 +308,33 @@ static void on_watch_done(void *arg, long status, const char *body, size_t len, 
 
 static void watch_now(struct kube_watch *w)
 {
-    char *base = NULL, path[8192];
-    struct kube_call k = {.gvr = &w->gvr, .ns = w->ns};
-    if (kube_call_path(KUBE_LIST, &k, &base, NULL) < 0)
+    struct kube_call k = {.gvr = &w->gvr,
+                          .ns = w->ns,
+                          .label_selector = w->labels,
+                          .field_selector = w->fields,
+                          .resource_version = w->rv};
+    char *base = NULL;
+    struct err *e = NULL;
+    if (kube_call_path(KUBE_LIST, &k, &base, &e) < 0) { /* cannot heal: report, stay idle */
+        problem(w, e);
+        err_free(&e);
+        w->state = W_IDLE;
         return;
-    int tmo = w->spec.min_timeout_s + (int)(kube_rand32() % (unsigned)(w->spec.min_timeout_s + 1));
-    int n = snprintf(path, sizeof path,
-                     "%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%d&resourceVersion=%s",
-                     base, tmo, w->rv ? w->rv : "");
+    }
+    int min = w->spec.min_timeout_s;
+    int tmo = min + (int)(kube_rand32() % (unsigned)(min + 1));
+    size_t n = strlen(base) + 80;
+    char *path = xmalloc(n);
+    snprintf(path, n, "%s%cwatch=1&allowWatchBookmarks=true&timeoutSeconds=%d", base,
+             strchr(base, '?') ? '&' : '?', tmo);
     free(base);
-    struct kube_call sel = {
-        .gvr = &w->gvr, .label_selector = w->labels, .field_selector = w->fields};
-    char *q = NULL;
-    const char *qs = kube_call_path(KUBE_LIST, &sel, &q, NULL) == 0 ? strchr(q, '?') : NULL;
-    if (qs && n > 0 && (size_t)n < sizeof path)
-        snprintf(path + n, sizeof path - (size_t)n, "&%s", qs + 1);
-    free(q);
     kube_lines_reset(&w->lines);
     struct kube_http_req req = {
         .method = "GET", .path = path, .timeout_ms = -1, .on_data = on_data};
     w->state = W_WATCHING;
     w->stats.watches++;
     w->req = kube_http_start(w->c, &req, on_watch_done, w);
+    free(path);
 }
 
 static char *dup0(const char *s)
