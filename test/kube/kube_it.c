@@ -716,7 +716,8 @@ Test(kube_it, a_watch_resumes_when_the_server_ends_it, .timeout = 300)
     watch_teardown(&f);
 }
 
-/* The apiserver's recorded command line (first line of its log). */
+/* Restarts the apiserver (same flags, ports, data) with test/cluster/restart,
+ * after compacting etcd at its current revision when asked. */
 static void restart_apiserver(bool compact_first)
 {
     const char *state = env("SLICER_CLUSTER_STATE");
@@ -731,16 +732,8 @@ static void restart_apiserver(bool compact_first)
         cr_assert_eq(system(cmd), 0, "etcd compaction failed");
     }
     snprintf(cmd, sizeof cmd,
-             "set -e; s=%s; pid=$(cat $s/pids/kube-apiserver.pid); kill $pid; "
-             "for i in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done; "
-             "kill -0 $pid 2>/dev/null && kill -9 $pid; "
-             "line=$(head -1 $s/logs/kube-apiserver.log); "
-             "eval \"nohup ${line#\\# } >>$s/logs/kube-apiserver.log 2>&1 </dev/null &\"; "
-             "echo $! > $s/pids/kube-apiserver.pid; "
-             "for i in $(seq 120); do curl -fsS -m 2 --cacert $s/pki/ca.crt --cert "
-             "$s/pki/admin.crt --key $s/pki/admin.key %s/readyz >/dev/null 2>&1 && exit 0; "
-             "sleep 0.5; done; exit 1",
-             state, env("APISERVER_URL"));
+             "%s/test/cluster/restart kube-apiserver --state %s --timeout 60 >/dev/null 2>&1",
+             SLICER_SOURCE_DIR, state);
     cr_assert_eq(system(cmd), 0, "the apiserver did not come back within 60 s");
 }
 
