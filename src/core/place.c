@@ -33,7 +33,7 @@ static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 static unsigned max_disjoint(const struct cat_profile *prof, unsigned i, uint16_t used)
 {
     unsigned best = 0;
-    for (; i < prof->nplacements; i++) {
+    for (; i < prof->nplacements && i < CAT_MAX_PLACEMENTS; i++) {
         uint16_t m = cat_mask(prof->placements[i].start, prof->placements[i].size);
         if ((used & m) == 0) {
             unsigned n = 1 + max_disjoint(prof, i + 1, (uint16_t)(used | m));

@@ -87,7 +87,7 @@ static int load_placements(const json_t *arr, const struct emu_model *model, str
     const json_t *pl;
     json_array_foreach(arr, i, pl)
     {
-        unsigned start, size;
+        unsigned start = 0, size = 0;
         if (get_uint(pl, "start", EMU_MAX_GRID, &start, m) < 0 ||
             get_uint(pl, "size", EMU_MAX_GRID, &size, m) < 0)
             return emu_wrap(m, "placement %zu", i);
@@ -105,7 +105,7 @@ static int load_profile(const json_t *o, const struct emu_model *model, struct e
                         struct emu_msg *m)
 {
     memset(p, 0, sizeof *p);
-    unsigned nominal_gb;
+    unsigned nominal_gb = 0;
     if (get_str(o, "name", p->name, sizeof p->name, m) < 0 ||
         get_uint(o, "nvml_profile_id", NVML_GPU_INSTANCE_PROFILE_COUNT - 1, &p->index, m) < 0 ||
         get_uint(o, "nvml_info_id", 1000, &p->id, m) < 0 ||
@@ -187,7 +187,7 @@ static int load_profiles(const json_t *arr, struct emu_model *model, const unsig
  * largest profile (a whole-GPU profile never exceeds the GPU). */
 static int load_memory(const json_t *o, struct emu_model *model, struct emu_msg *m)
 {
-    unsigned mib, nominal_gb;
+    unsigned mib = 0, nominal_gb = 0;
     int known = get_opt_uint(o, "memory_mib", 100u << 20, &mib, m);
     if (known < 0 || get_uint(o, "memory_gb_nominal", 100000, &nominal_gb, m) < 0)
         return -1;
