@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsonptr.h"
 #include "base/xalloc.h"
 
 const struct kube_gvr KUBE_PODS = {"", "v1", "pods", true};
@@ -426,30 +427,15 @@ int kube_list(struct kube_client *c, const struct kube_call *call, json_t **item
 
 /* ---- JSON patch helpers --------------------------------------------- */
 
-size_t kube_pointer_escape(char *dst, size_t cap, const char *seg)
-{
-    size_t need = 0;
-    for (const char *p = seg; *p; p++) {
-        const char *rep = *p == '~' ? "~0" : *p == '/' ? "~1" : NULL;
-        size_t k = rep ? 2 : 1;
-        for (size_t i = 0; i < k; i++, need++)
-            if (need + 1 < cap)
-                dst[need] = rep ? rep[i] : *p;
-    }
-    if (cap)
-        dst[need < cap ? need : cap - 1] = '\0';
-    return need;
-}
-
 void kube_jpatch_add(json_t *patch, const char *op, const char *const *segs, size_t n,
                      json_t *value)
 {
     struct sbuf b = {0};
     sb_add(&b, "", 0);
     for (size_t i = 0; i < n; i++) {
-        size_t need = kube_pointer_escape(NULL, 0, segs[i]);
+        size_t need = jsonptr_escape(NULL, 0, segs[i]);
         char *tmp = xmalloc(need + 1);
-        kube_pointer_escape(tmp, need + 1, segs[i]);
+        jsonptr_escape(tmp, need + 1, segs[i]);
         sb_str(&b, "/");
         sb_str(&b, tmp);
         free(tmp);

@@ -112,11 +112,6 @@ int kube_list(struct kube_client *c, const struct kube_call *call, json_t **item
 int kube_status_error(long status, const char *body, size_t len, const char *what,
                       struct err **err);
 
-/* JSON Pointer (RFC 6901) segment escaping: "~" -> "~0", "/" -> "~1".
- * Writes at most cap bytes including the NUL; returns the length the full
- * escape needs (like snprintf), so a result >= cap means truncation. */
-size_t kube_pointer_escape(char *dst, size_t cap, const char *segment);
-
 /* Appends one JSON-patch operation {"op","path"[,"value"]} to the array
  * `patch`; `path` is built from `n` raw segments, each escaped. `value` is
  * stolen (may be NULL for remove). */

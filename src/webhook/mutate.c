@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/jsonptr.h"
 #include "core/catalog.h"
 #include "core/resname.h"
 
@@ -34,29 +35,6 @@ __attribute__((format(printf, 2, 3))) static bool deny(struct walk *w, const cha
     }
     w->out->verdict = MUTATE_DENY;
     return false;
-}
-
-bool mutate_pointer_escape(const char *token, char *buf, size_t cap)
-{
-    size_t o = 0;
-    for (const char *p = token; *p; p++) {
-        size_t need = (*p == '~' || *p == '/') ? 2 : 1;
-        if (o + need >= cap) {
-            if (cap > 0)
-                buf[0] = '\0';
-            return false;
-        }
-        if (need == 2) {
-            buf[o++] = '~';
-            buf[o++] = *p == '~' ? '0' : '1';
-        } else {
-            buf[o++] = *p;
-        }
-    }
-    if (cap == 0)
-        return false;
-    buf[o] = '\0';
-    return true;
 }
 
 /* ---- profiles ------------------------------------------------------------------------ */
@@ -305,7 +283,7 @@ static void patch_pod(json_t *patch, const json_t *pod)
         op_add(patch, "/metadata/labels", json_pack("{s:s}", MUTATE_LABEL, "true"));
         return;
     }
-    mutate_pointer_escape(MUTATE_LABEL, key, sizeof key);
+    jsonptr_escape(key, sizeof key, MUTATE_LABEL);
     snprintf(path, sizeof path, "/metadata/labels/%s", key);
     op_add(patch, path, json_string("true"));
 }

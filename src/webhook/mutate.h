@@ -59,8 +59,4 @@ void mutate_pod(const json_t *pod, const struct mutate_offer *offer, struct muta
 
 void mutate_result_free(struct mutate_result *r);
 
-/* RFC 6901: writes `token` with '~' as "~0" and '/' as "~1" into buf[0..cap).
- * Returns false (buf holds "") when it does not fit. */
-bool mutate_pointer_escape(const char *token, char *buf, size_t cap);
-
 #endif

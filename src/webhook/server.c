@@ -188,7 +188,7 @@ static int cert_callback(gnutls_session_t session, const gnutls_datum_t *req_ca_
 
 static struct {
     uint64_t by_verdict[3]; /* MUTATE_PASS, MUTATE_PATCH, MUTATE_DENY */
-    uint64_t bad_request, too_large, not_found;
+    uint64_t bad_request, too_large;
     uint64_t slices;
     double seconds_sum;
     uint64_t seconds_count;
@@ -313,7 +313,6 @@ static enum MHD_Result route(struct MHD_Connection *c, const struct webhook_conf
         return reply(c, MHD_HTTP_OK, "text/plain", xstrdup("ok\n"));
     if (get && strcmp(url, "/metrics") == 0)
         return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4", metrics_text());
-    metrics.not_found++;
     return reply_error(c, MHD_HTTP_NOT_FOUND,
                        "not found: /mutate-pods, /healthz, /readyz, /metrics");
 }

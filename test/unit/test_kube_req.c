@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsonptr.h"
 #include "kube/kube_req.h"
 #include "kube/kube_retry.h"
 
@@ -71,11 +72,11 @@ Test(kube_req, malformed_calls_are_refused)
 Test(kube_req, json_pointer_segments_are_escaped)
 {
     char buf[64];
-    cr_assert_eq(kube_pointer_escape(buf, sizeof buf, "nvidia.com/mig-1g.5gb"), 22);
+    cr_assert_eq(jsonptr_escape(buf, sizeof buf, "nvidia.com/mig-1g.5gb"), 22);
     cr_assert_str_eq(buf, "nvidia.com~1mig-1g.5gb");
-    cr_assert_eq(kube_pointer_escape(buf, sizeof buf, "a~b/c"), 7);
+    cr_assert_eq(jsonptr_escape(buf, sizeof buf, "a~b/c"), 7);
     cr_assert_str_eq(buf, "a~0b~1c");
-    cr_assert_eq(kube_pointer_escape(buf, 4, "~~~"), 6, "reports the needed length");
+    cr_assert_eq(jsonptr_escape(buf, 4, "~~~"), 6, "reports the needed length");
     cr_assert_str_eq(buf, "~0~");
     json_t *patch = json_array();
     const char *segs[] = {"status", "capacity", "mig.slicer.dev/1g.5gb"};

@@ -524,13 +524,3 @@ Test(resname, every_catalog_profile_round_trips_and_no_two_collide)
     cr_expect_not(res_name(RES_SLICER_PREFIX, "1g.5gb", name, 10));
     cr_expect_str_eq(name, "");
 }
-
-Test(resname, json_pointer_escaping)
-{
-    char buf[64];
-    cr_expect(mutate_pointer_escape("slicer.dev/managed", buf, sizeof buf));
-    cr_expect_str_eq(buf, "slicer.dev~1managed");
-    cr_expect(mutate_pointer_escape("a~b/c", buf, sizeof buf));
-    cr_expect_str_eq(buf, "a~0b~1c");
-    cr_expect_not(mutate_pointer_escape("abcdef", buf, 4));
-}
