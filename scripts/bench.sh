@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The benchmarks, as `make bench` runs them: scripts/bench.sh BUILD_DIR [--quick]
 # BUILD_DIR is an optimised (Release) build that is already built. Runs
-# bench_place first, then every other bench_* executable found there, and
-# prints their tables (docs/benchmarks.md explains them).
+# bench_place first, then every other bench_* executable found there, then
+# the cluster benchmark (scripts/bench-cluster.sh), and prints their tables (docs/benchmarks.md explains them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,9 +48,11 @@ for exe in "$dir"/bench_*; do
             echo "bench: skipping $name: $lib not built" >&2
         fi
         ;;
+    bench_cluster) ;; # needs the cluster that bench-cluster.sh sets up: below
     *)
         run "$name" "$exe" "${args[@]}"
         ;;
     esac
 done
+run bench_cluster scripts/bench-cluster.sh "$dir" "${args[@]}"
 exit $rc
