@@ -1,6 +1,9 @@
-/* `slicer webhook`: the mutating admission webhook's HTTPS server. */
+/* `slicer webhook`: the mutating admission webhook's HTTPS server, and the
+ * GPUNode watch (on a thread of its own) that tells it what the cluster offers. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,10 +11,14 @@
 
 #include "base/log.h"
 #include "cli/cli.h"
+#include "controller/offer.h"
+#include "kube/kube_config.h"
+#include "webhook/offer.h"
 #include "webhook/server.h"
 
 static const char webhook_usage[] =
     "usage: slicer webhook --tls-cert FILE --tls-key FILE [--address ADDR] [--port PORT]\n"
+    "                      [--kubeconfig FILE | --no-cluster-offer]\n"
     "\n"
     "Serves the mutating admission webhook for pods over HTTPS (TLS 1.2 and 1.3). A pod\n"
     "whose containers limit nvidia.com/mig-<profile>: N is rewritten to ask for\n"
@@ -21,18 +28,34 @@ static const char webhook_usage[] =
     "counts, requests that differ from limits and direct mig.slicer.dev asks are refused\n"
     "with a message naming the container (docs/internals/webhook.md).\n"
     "\n"
+    "The profiles it accepts are those the cluster's GPUs offer: it watches the GPUNodes\n"
+    "the agents publish (through --kubeconfig, else $KUBECONFIG, else the in-cluster\n"
+    "ServiceAccount) and refuses a profile no GPU offers, listing those that are. Until a\n"
+    "GPUNode offers any, or without a Kubernetes configuration, every profile of the\n"
+    "catalog is accepted.\n"
+    "\n"
     "options:\n"
     "  --tls-cert FILE   PEM certificate chain; read again when it changes (rotation\n"
     "                    without restart; a broken new pair is logged, the old one kept)\n"
     "  --tls-key FILE    PEM private key of that certificate\n"
     "  --address ADDR    IPv4 or IPv6 address to listen on (default 0.0.0.0)\n"
     "  --port PORT       TCP port (default 8443; 0 picks a free one, logged)\n"
+    "  --kubeconfig FILE the API server to watch GPUNodes on (default: $KUBECONFIG,\n"
+    "                    else in-cluster; none found: accept the whole catalog)\n"
+    "  --no-cluster-offer do not watch GPUNodes: accept every profile of the catalog\n"
     "  -h, --help        this text\n"
     "\n"
     "endpoints: POST /mutate-pods (AdmissionReview admission.k8s.io/v1), GET /healthz,\n"
     "GET /readyz, GET /metrics (Prometheus text).\n"
     "Stops on SIGINT or SIGTERM.\n"
-    "exit codes: 0 stopped cleanly, 2 usage error, 3 failure (certificate, address)\n";
+    "exit codes: 0 stopped cleanly, 2 usage error, 3 failure (certificate, address,\n"
+    "an unreadable --kubeconfig)\n";
+
+struct webhook_cmd {
+    struct webhook_config cfg;
+    const char *kubeconfig;
+    bool no_offer;
+};
 
 static volatile sig_atomic_t webhook_stop;
 
@@ -42,12 +65,17 @@ static void on_stop(int sig)
     webhook_stop = 1;
 }
 
-static int webhook_options(int argc, char **argv, struct webhook_config *cfg)
+static int webhook_options(int argc, char **argv, struct webhook_cmd *w)
 {
-    static const struct option opts[] = {
-        {"tls-cert", required_argument, NULL, 'c'}, {"tls-key", required_argument, NULL, 'k'},
-        {"address", required_argument, NULL, 'a'},  {"port", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},           {0, 0, 0, 0}};
+    static const struct option opts[] = {{"tls-cert", required_argument, NULL, 'c'},
+                                         {"tls-key", required_argument, NULL, 'k'},
+                                         {"address", required_argument, NULL, 'a'},
+                                         {"port", required_argument, NULL, 'p'},
+                                         {"kubeconfig", required_argument, NULL, 'K'},
+                                         {"no-cluster-offer", no_argument, NULL, 'N'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
+    struct webhook_config *cfg = &w->cfg;
     optind = 1;
     int c;
     long port;
@@ -64,6 +92,10 @@ static int webhook_options(int argc, char **argv, struct webhook_config *cfg)
                 return CLI_USAGE;
             }
             cfg->port = (uint16_t)port;
+        } else if (c == 'K') {
+            w->kubeconfig = optarg;
+        } else if (c == 'N') {
+            w->no_offer = true;
         } else if (c == 'h') {
             fputs(webhook_usage, stdout);
             return CLI_OK;
@@ -76,6 +108,10 @@ static int webhook_options(int argc, char **argv, struct webhook_config *cfg)
         fprintf(stderr, "slicer webhook: unexpected argument '%s'\n", argv[optind]);
         return CLI_USAGE;
     }
+    if (w->kubeconfig && w->no_offer) {
+        fprintf(stderr, "slicer webhook: --kubeconfig and --no-cluster-offer exclude each other\n");
+        return CLI_USAGE;
+    }
     if (cfg->cert_file == NULL || cfg->key_file == NULL) {
         fprintf(stderr, "slicer webhook: --tls-cert and --tls-key are required (the apiserver "
                         "calls webhooks over HTTPS only)\n");
@@ -84,18 +120,104 @@ static int webhook_options(int argc, char **argv, struct webhook_config *cfg)
     return -1;
 }
 
+/* ---- the GPUNode watch ------------------------------------------------------------- */
+
+struct offer_thread {
+    struct kube_client *client;
+    struct webhook_offer *offer;
+    pthread_t thread;
+};
+
+static void offer_changed(void *arg, const char *const *names, size_t n)
+{
+    struct offer_thread *t = arg;
+    webhook_offer_set(t->offer, names, n, n > 0);
+    if (n == 0) {
+        log_info("webhook: no GPUNode offers a MIG profile yet: accepting the whole catalog");
+        return;
+    }
+    char list[1024] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n && len < sizeof list; i++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", names[i]);
+    log_info("webhook: the cluster offers %zu MIG profile(s): %s", n, list);
+}
+
+static void *offer_loop(void *arg)
+{
+    struct offer_thread *t = arg;
+    struct ctl_offer_watch *w = ctl_offer_watch_start(t->client, offer_changed, t);
+    struct err *e = NULL;
+    while (!webhook_stop) {
+        if (kube_client_step(t->client, 250, &e) < 0) {
+            log_error("webhook: GPUNode watch: %s", err_msg(e));
+            err_free(&e);
+            break;
+        }
+    }
+    ctl_offer_watch_stop(w);
+    return NULL;
+}
+
+/* Starts the watch when a Kubernetes configuration is found. Returns 0 (t->client
+ * NULL when there is none and none was asked for), or -1 when --kubeconfig
+ * cannot be used. */
+static int offer_start(const struct webhook_cmd *w, struct offer_thread *t)
+{
+    struct kube_config *kc = NULL;
+    struct err *e = NULL;
+    if (kube_config_load(w->kubeconfig, NULL, &kc, &e) < 0) {
+        if (w->kubeconfig) {
+            log_error("slicer webhook: --kubeconfig %s: %s", w->kubeconfig, err_msg(e));
+            err_free(&e);
+            return -1;
+        }
+        log_info("webhook: no Kubernetes configuration (%s): accepting the whole catalog",
+                 err_msg(e));
+        err_free(&e);
+        return 0;
+    }
+    struct kube_client_opts co = {.user_agent = "slicer-webhook"};
+    int rc = kube_client_new(kc, &co, &t->client, &e);
+    kube_config_free(kc);
+    if (rc < 0) {
+        log_error("slicer webhook: %s", err_msg(e));
+        err_free(&e);
+        return -1;
+    }
+    t->offer = webhook_offer_new();
+    pthread_create(&t->thread, NULL, offer_loop, t);
+    return 0;
+}
+
+static void offer_stop(struct offer_thread *t)
+{
+    if (t->client == NULL)
+        return;
+    pthread_join(t->thread, NULL);
+    kube_client_free(t->client);
+    webhook_offer_free(t->offer);
+}
+
 int cmd_webhook(int argc, char **argv)
 {
-    struct webhook_config cfg = {.port = 8443};
-    int rc = webhook_options(argc, argv, &cfg);
+    struct webhook_cmd w = {.cfg = {.port = 8443}};
+    int rc = webhook_options(argc, argv, &w);
     if (rc >= 0)
         return rc;
     struct sigaction sa = {.sa_handler = on_stop};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    struct offer_thread t = {0};
+    if (!w.no_offer && offer_start(&w, &t) < 0)
+        return CLI_FAILURE;
+    w.cfg.live_offer = t.offer;
     struct err *e = NULL;
-    if (webhook_serve(&cfg, &webhook_stop, &e) < 0) {
+    rc = webhook_serve(&w.cfg, &webhook_stop, &e);
+    webhook_stop = 1;
+    offer_stop(&t);
+    if (rc < 0) {
         log_error("slicer webhook: %s", err_msg(e));
         err_free(&e);
         return CLI_FAILURE;

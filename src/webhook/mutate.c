@@ -136,6 +136,9 @@ static bool take_limit(struct walk *w, struct asks *a, const char *key, const js
     if (profile == NULL) {
         char list[MUTATE_MSG_MAX / 2];
         offer_list(w->offer, list, sizeof list);
+        if (res_catalog_profile(suffix) != NULL)
+            return deny(w, "no GPU in this cluster offers MIG profile '%s' (%s); it offers: %s",
+                        suffix, key, list);
         return deny(w, "unknown MIG profile '%s' (%s); this cluster offers: %s", suffix, key, list);
     }
     unsigned n = parse_count(value);

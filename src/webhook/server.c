@@ -276,7 +276,12 @@ static enum MHD_Result answer_review(struct MHD_Connection *c, const struct webh
     struct review_outcome oc;
     struct err *e = NULL;
     char *out = NULL;
-    if (review_answer(up->data ? up->data : "", up->len, cfg->offer, &out, &oc, &e) < 0) {
+    const struct mutate_offer *offer =
+        cfg->live_offer ? webhook_offer_lock(cfg->live_offer) : cfg->offer;
+    int rc = review_answer(up->data ? up->data : "", up->len, offer, &out, &oc, &e);
+    if (cfg->live_offer)
+        webhook_offer_unlock(cfg->live_offer);
+    if (rc < 0) {
         metrics.bad_request++;
         log_warn("webhook: bad review: %s", err_msg(e));
         enum MHD_Result r = reply_error(c, MHD_HTTP_BAD_REQUEST, err_msg(e));

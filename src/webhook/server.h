@@ -23,12 +23,14 @@
 
 #include "base/err.h"
 #include "webhook/mutate.h"
+#include "webhook/offer.h"
 
 struct webhook_config {
     const char *cert_file, *key_file; /* PEM */
     const char *address;              /* IPv4 or IPv6 literal; NULL: all addresses */
     uint16_t port;                    /* 0: any free port (logged) */
     const struct mutate_offer *offer; /* NULL: every profile of the catalog */
+    struct webhook_offer *live_offer; /* when set, used instead of `offer` (offer.h) */
 };
 
 /* Serves until *stop becomes non-zero. Returns 0, or a negative code with an

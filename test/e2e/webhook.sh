@@ -167,6 +167,33 @@ pod sys '{"nvidia.com/mig-1g.5gb":"1"}' >"$T/obj.json"
 kk create -n kube-system -f "$T/obj.json" -o jsonpath='{.spec.containers[0].resources.limits}'
 expect_out "kube-system is excluded (namespaceSelector): its pod is not rewritten" 'nvidia.com/mig-1g.5gb'
 
+# --- the cluster's offer: a GPUNode (as an agent publishes it) narrows what is accepted -----------
+k apply -f - >/dev/null <<EOF
+apiVersion: slicer.dev/v1alpha1
+kind: GPUNode
+metadata: {name: h100-node}
+spec: {nodeName: h100-node}
+EOF
+k patch gpunode h100-node --subresource=status --type=merge -p '{"status":{"gpuCount":1,"gpus":[
+  {"index":0,"uuid":"GPU-11111111-2222-3333-4444-555555555555","model":"NVIDIA H100 80GB HBM3","migMode":true,
+   "profiles":[{"name":"1g.10gb"},{"name":"3g.40gb"},{"name":"7g.80gb"}]}]}}' >/dev/null
+offered() { grep -q 'the cluster offers 3 MIG profile(s): 1g.10gb, 3g.40gb, 7g.80gb' "$T/webhook.log"; }
+for _ in $(seq 100); do offered && break; sleep 0.1; done
+offered && ok "the webhook learns from its GPUNode watch that the cluster offers 1g.10gb, 3g.40gb, 7g.80gb" ||
+    fail "the webhook learns the offer" "a log line naming the 3 profiles"
+refused "1g.5gb when only an H100 is there" bad6 '{"nvidia.com/mig-1g.5gb":"1"}' "" \
+    "no GPU in this cluster offers MIG profile '1g.5gb' \(nvidia.com/mig-1g.5gb\); it offers: 1g.10gb, 3g.40gb, 7g.80gb$"
+pod h100pod '{"nvidia.com/mig-3g.40gb":"1"}' >"$T/obj.json"
+kk create -n e2e -f "$T/obj.json"
+expect_rc "...while 3g.40gb, which it offers, is accepted" 0
+n0=$(grep -c 'no GPUNode offers a MIG profile yet' "$T/webhook.log")
+k delete gpunode h100-node >/dev/null
+back() { [[ $(grep -c 'no GPUNode offers a MIG profile yet' "$T/webhook.log") -gt $n0 ]]; }
+for _ in $(seq 100); do back && break; sleep 0.1; done
+pod again '{"nvidia.com/mig-1g.5gb":"1"}' >"$T/obj.json"
+kk create -n e2e -f "$T/obj.json"
+expect_rc "with the GPUNode gone, the whole catalog is accepted again" 0
+
 # --- the webhook down: failurePolicy Fail, but only for MIG pods --------------------------------
 kill "$WH_PID"; wait "$WH_PID" 2>/dev/null; WH_PID=
 pod down1 '{"nvidia.com/mig-1g.5gb":"1"}' >"$T/obj.json"

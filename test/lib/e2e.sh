@@ -119,7 +119,9 @@ e2e_webhook() {
         esac
     done
     : >"$T/webhook.log"
-    e2e_start webhook "$T/webhook.log" "$SLICER" "${args[@]}" --address 127.0.0.1
+    local kc
+    kc=$(e2e_kubeconfig slicer-webhook) || return 1
+    e2e_start webhook "$T/webhook.log" env KUBECONFIG="$kc" "$SLICER" "${args[@]}" --address 127.0.0.1
     local port=
     for _ in $(seq 100); do
         port=$(grep -oE '127\.0\.0\.1:[0-9]+' "$T/webhook.log" | head -1 | cut -d: -f2)

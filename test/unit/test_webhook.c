@@ -292,7 +292,11 @@ Test(mutate, an_unknown_profile_is_refused_naming_the_valid_ones)
     static const char *const names[] = {"1g.10gb", "3g.40gb", "1g.10gb+me"};
     struct mutate_offer offer = {names, 3};
     expect_deny(POD(CONTAINER("a", "\"nvidia.com/mig-1g.5gb\":\"1\"")), &offer,
-                "this cluster offers: 1g.10gb, 3g.40gb, 1g.10gb.me");
+                "no GPU in this cluster offers MIG profile '1g.5gb' (nvidia.com/mig-1g.5gb); it "
+                "offers: 1g.10gb, 3g.40gb, 1g.10gb.me");
+    expect_deny(POD(CONTAINER("a", "\"nvidia.com/mig-9g.99gb\":\"1\"")), &offer,
+                "unknown MIG profile '9g.99gb' (nvidia.com/mig-9g.99gb); this cluster offers: "
+                "1g.10gb, 3g.40gb, 1g.10gb.me");
     json_t *pod = mutated(POD(CONTAINER("a", "\"nvidia.com/mig-1g.10gb.me\":\"1\"")), &offer);
     json_decref(pod);
 }
