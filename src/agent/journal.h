@@ -1,4 +1,5 @@
-/* journal — the agent's durable record of the slices it made (host mode).
+/* journal — the agent's durable record of the slices it made (host mode and
+ * cluster mode, each in its own file).
  *
  * The whole journal is one small JSON file, rewritten on every change the
  * way redis writes its files: temp file in the same folder, fsync, rename
@@ -37,6 +38,10 @@ struct journal_slice {
     enum slice_phase phase;
     int64_t created; /* unix seconds */
     int64_t expires; /* unix seconds, 0 for no TTL */
+    /* Cluster mode: the GPUSlice this entry realises ("namespace/name") and
+     * its metadata.uid; "" in host mode (and then not written). */
+    char slice[320];
+    char uid[64];
 };
 
 struct journal {

@@ -11,6 +11,7 @@
 #include "agent/host.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "cli/agentcmd.h"
 #include "cli/hostcmd.h"
 
 #define EXIT_RUN_FAILED 125 /* slicer run itself failed (like env(1) and docker run) */
@@ -20,7 +21,8 @@
 static const char agent_usage[] =
     "usage: slicer agent --host [options]\n"
     "\n"
-    "Runs the node agent. With --host (the only mode so far) it owns this machine's MIG\n"
+    "Runs the node agent. With --host (no Kubernetes; without it, cluster mode: see\n"
+    "`slicer agent --help`) it owns this machine's MIG\n"
     "GPUs through NVML and serves a JSON API on a unix socket for `slicer run` and\n"
     "`slicer status`: slices are created on demand, placed by the placement engine, and\n"
     "destroyed when their owner is done. Its journal survives crashes and reboots: on start\n"
@@ -125,16 +127,15 @@ static int agent_options(int argc, char **argv, struct host_config *cfg, bool *h
 
 int cmd_agent(int argc, char **argv)
 {
-    struct host_config cfg = {.policy = PLACE_BEST_FIT};
     bool host = false;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        host = host || strcmp(argv[i], "--host") == 0;
+    if (!host)
+        return cmd_agent_cluster(argc, argv);
+    struct host_config cfg = {.policy = PLACE_BEST_FIT};
     int rc = agent_options(argc, argv, &cfg, &host);
     if (rc >= 0)
         return rc;
-    if (!host) {
-        fprintf(stderr, "slicer agent: only host mode exists so far: run `slicer agent --host` "
-                        "(cluster mode comes with the Kubernetes integration)\n");
-        return 2;
-    }
     cfg.socket_path = hostcmd_socket(cfg.socket_path);
     struct sigaction sa = {.sa_handler = on_stop_signal}; /* no SA_RESTART: epoll wakes up */
     sigaction(SIGINT, &sa, NULL);
