@@ -237,15 +237,8 @@ static void queue_job(struct agent *a, enum cw_kind kind, const char *key, int g
 
 static void do_create(struct agent *a, const struct cl_slice *s, int gi, int prof)
 {
-    struct journal_slice e = {.gpu_index = (uint32_t)gi,
-                              .start = s->start,
-                              .phase = SLICE_CREATING,
-                              .created = (int64_t)time(NULL)};
-    snprintf(e.owner, sizeof e.owner, "gpuslice");
-    snprintf(e.profile, sizeof e.profile, "%s", s->profile);
-    snprintf(e.gpu_uuid, sizeof e.gpu_uuid, "%s", s->gpu_uuid);
-    snprintf(e.slice, sizeof e.slice, "%s", s->key);
-    snprintf(e.uid, sizeof e.uid, "%s", s->uid);
+    struct journal_slice e;
+    cl_journal_entry(s, (uint32_t)gi, SLICE_CREATING, "", &e);
     journal_add(a->j, &e);
     save_journal(a); /* before NVML: a crash from here on is found again */
     write_status(a, s, CL_CREATING, json_pack("{s:n}", "message"));
@@ -296,16 +289,8 @@ static void do_adopt(struct agent *a, const struct cl_slice *s, int gi)
 {
     const char *uuid = NULL;
     cl_inst_at(&a->gpus[gi], profile_of(a, gi, s->profile), s->start, &uuid);
-    struct journal_slice e = {.gpu_index = (uint32_t)gi,
-                              .start = s->start,
-                              .phase = SLICE_READY,
-                              .created = (int64_t)time(NULL)};
-    snprintf(e.owner, sizeof e.owner, "gpuslice");
-    snprintf(e.profile, sizeof e.profile, "%s", s->profile);
-    snprintf(e.gpu_uuid, sizeof e.gpu_uuid, "%s", s->gpu_uuid);
-    snprintf(e.slice, sizeof e.slice, "%s", s->key);
-    snprintf(e.uid, sizeof e.uid, "%s", s->uid);
-    snprintf(e.mig_uuid, sizeof e.mig_uuid, "%s", uuid ? uuid : "");
+    struct journal_slice e;
+    cl_journal_entry(s, (uint32_t)gi, SLICE_READY, uuid ? uuid : "", &e);
     journal_add(a->j, &e);
     save_journal(a);
     log_warn("slice %s: Ready with %s but not in the journal: adopted it", s->key, e.mig_uuid);
@@ -828,31 +813,13 @@ static int ensure_gpunode(struct agent *a, char *prev_boot, size_t cap, struct e
     return 0;
 }
 
-static int mkdirs(const char *path, struct err **err)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return err_set(err, ENAMETOOLONG, "path too long: %s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return err_set(err, errno, "creating %s: %s", buf, strerror(errno));
-        *p = c;
-        if (c == '\0')
-            return 0;
-    }
-}
-
 static int open_journal(struct agent *a, struct err **err)
 {
     const char *dir = a->cfg->state_dir ? a->cfg->state_dir : CLUSTER_DEFAULT_STATE;
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", dir, CLUSTER_JOURNAL_FILE) >= (int)sizeof path)
         return err_set(err, ENAMETOOLONG, "--state-dir is too long");
-    int rc = mkdirs(dir, err);
+    int rc = journal_mkdirs(dir, err);
     return rc < 0 ? rc : journal_open(path, &a->j, err);
 }
 

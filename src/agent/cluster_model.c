@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/place.h"
 #include "core/resname.h"
@@ -346,4 +347,17 @@ struct journal_slice *cl_journal_find(struct journal *j, const char *key)
         if (strcmp(j->slices[i].slice, key) == 0)
             return &j->slices[i];
     return NULL;
+}
+
+void cl_journal_entry(const struct cl_slice *s, uint32_t gpu, enum slice_phase phase,
+                      const char *mig_uuid, struct journal_slice *out)
+{
+    *out = (struct journal_slice){
+        .gpu_index = gpu, .start = s->start, .phase = phase, .created = (int64_t)time(NULL)};
+    snprintf(out->owner, sizeof out->owner, "gpuslice");
+    put(out->profile, sizeof out->profile, s->profile);
+    put(out->gpu_uuid, sizeof out->gpu_uuid, s->gpu_uuid);
+    put(out->slice, sizeof out->slice, s->key);
+    put(out->uid, sizeof out->uid, s->uid);
+    put(out->mig_uuid, sizeof out->mig_uuid, mig_uuid);
 }

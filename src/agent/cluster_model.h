@@ -113,6 +113,10 @@ json_t *cl_gpunode_status(const struct mig_gpu *gpus, size_t n, const struct jou
  * null (removed). New reference. */
 json_t *cl_capacity_patch(const struct mig_gpu *gpus, size_t n, const json_t *current);
 
+/* A journal entry (no id yet) for slice `s` on GPU index `gpu`, created now. */
+void cl_journal_entry(const struct cl_slice *s, uint32_t gpu, enum slice_phase phase,
+                      const char *mig_uuid, struct journal_slice *out);
+
 /* The journal entry of slice `key`, or NULL. */
 struct journal_slice *cl_journal_find(struct journal *j, const char *key);
 

@@ -243,3 +243,21 @@ void journal_remove(struct journal *j, uint64_t id)
         }
     }
 }
+
+int journal_mkdirs(const char *path, struct err **err)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return err_set(err, ENAMETOOLONG, "path too long: %s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return err_set(err, errno, "creating %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+        return err_set(err, errno, "creating %s: %s", buf, strerror(errno));
+    return 0;
+}

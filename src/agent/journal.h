@@ -70,4 +70,7 @@ void journal_remove(struct journal *j, uint64_t id);
 
 const char *journal_phase_name(enum slice_phase phase);
 
+/* Creates folder `path` and its parents (mode 0755) where missing. */
+int journal_mkdirs(const char *path, struct err **err) WARN_UNUSED;
+
 #endif

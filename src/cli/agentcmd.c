@@ -11,6 +11,7 @@
 
 #include "agent/cluster.h"
 #include "base/log.h"
+#include "cli/hostcmd.h"
 
 static const char usage[] =
     "usage: slicer agent [options]            (cluster mode: one per GPU node)\n"
@@ -45,17 +46,6 @@ static const char usage[] =
     "GPUNode says Ready=False; MIG instances stay (a restart finds them again).\n"
     "exit codes: 0 stopped cleanly, 2 usage error, 3 failure (API, NVML, journal)\n";
 
-static int parse_seconds(const char *s, unsigned *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < 1 || v > 3600)
-        return -1;
-    *out = (unsigned)v;
-    return 0;
-}
-
 static int options(int argc, char **argv, struct cluster_config *cfg)
 {
     static const struct option opts[] = {{"kubeconfig", required_argument, NULL, 'k'},
@@ -68,6 +58,7 @@ static int options(int argc, char **argv, struct cluster_config *cfg)
                                          {0, 0, 0, 0}};
     optind = 1;
     int c;
+    long secs;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'k':
@@ -86,11 +77,12 @@ static int options(int argc, char **argv, struct cluster_config *cfg)
             cfg->nvml_library = optarg;
             break;
         case 'b':
-            if (parse_seconds(optarg, &cfg->heartbeat_s) < 0) {
+            if (hostcmd_parse_long(optarg, 1, 3600, &secs) < 0) {
                 fprintf(stderr, "slicer agent: --heartbeat wants 1..3600 seconds, not '%s'\n",
                         optarg);
                 return 2;
             }
+            cfg->heartbeat_s = (unsigned)secs;
             break;
         case 'h':
             fputs(usage, stdout);

@@ -180,7 +180,7 @@ struct run_opts {
     long count, ttl;
 };
 
-static int parse_long(const char *s, long lo, long hi, long *out)
+int hostcmd_parse_long(const char *s, long lo, long hi, long *out)
 {
     char *end;
     errno = 0;
@@ -215,14 +215,14 @@ static int run_options(int argc, char **argv, struct run_opts *o)
             o->socket = optarg;
             break;
         case 'n':
-            if (parse_long(optarg, 1, HOST_MAX_COUNT, &o->count) < 0) {
+            if (hostcmd_parse_long(optarg, 1, HOST_MAX_COUNT, &o->count) < 0) {
                 fprintf(stderr, "slicer run: -n wants a whole number from 1 to %d, not '%s'\n",
                         HOST_MAX_COUNT, optarg);
                 return 2;
             }
             break;
         case 't':
-            if (parse_long(optarg, 1, 365L * 24 * 3600, &o->ttl) < 0) {
+            if (hostcmd_parse_long(optarg, 1, 365L * 24 * 3600, &o->ttl) < 0) {
                 fprintf(stderr, "slicer run: --ttl wants seconds (1..31536000), not '%s'\n",
                         optarg);
                 return 2;
