@@ -142,45 +142,74 @@ static struct kube_event_ref node_ref(const struct agent *a)
 
 /* ---- API writes -------------------------------------------------------------------- */
 
+enum write_kind { W_STATUS, W_MESSAGE, W_FINALIZER, W_GPUNODE, W_NODE, W_CREATE };
+
+static const char *const write_what[] = {
+    "writing the status of", "writing a message on", "removing the finalizer of",
+    "writing the status of GPUNode", "writing the capacity of Node"};
+
 struct write_ctx {
     struct agent *a;
+    enum write_kind kind;
     char key[CL_KEY_MAX];
-    char what[64];
 };
+
+static void create_gpunode(struct agent *a);
 
 static void on_written(void *arg, json_t *obj, const struct err *e)
 {
     struct write_ctx *w = arg;
+    const char *uid = json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
+    if (w->kind == W_CREATE && uid) /* Events about the GPUNode name its new uid */
+        snprintf(w->a->node_uid, sizeof w->a->node_uid, "%s", uid);
     json_decref(obj);
     w->a->outstanding--;
     struct track *t = track_get(w->a, w->key, false);
-    if (e && e->code != ENOENT)
-        log_warn("%s %s: %s", w->what, w->key, err_msg(e));
-    if (e && t && strcmp(w->what, "removing the finalizer of") == 0)
+    if (e && !(e->code == ENOENT &&
+               (w->kind == W_STATUS || w->kind == W_MESSAGE || w->kind == W_FINALIZER)))
+        log_warn("%s %s: %s", write_what[w->kind], w->key, err_msg(e));
+    if (t && w->kind == W_FINALIZER) {
+        /* Let the watch show the result before this key is looked at again. */
         t->finalizing = false;
-    if (e && t && strcmp(w->what, "writing the status of") == 0) {
+        t->not_before = kube_now_ms() + 2 * BACKOFF_MIN;
+    }
+    if (e && t && w->kind == W_STATUS) {
         t->wrote_set = false;
         t->not_before = kube_now_ms() + BACKOFF_MIN;
     }
+    if (e && e->code == ENOENT && w->kind == W_GPUNODE && !w->a->stopping)
+        create_gpunode(w->a); /* someone deleted it: the next heartbeat fills it again */
     free(w);
 }
 
 static void send_write(struct agent *a, enum kube_verb verb, const struct kube_call *k,
-                       json_t *body, const char *key, const char *what)
+                       json_t *body, const char *key, enum write_kind kind)
 {
     struct write_ctx *w = xcalloc(1, sizeof *w);
     w->a = a;
+    w->kind = kind;
     snprintf(w->key, sizeof w->key, "%s", key);
-    snprintf(w->what, sizeof w->what, "%s", what);
     struct err *e = NULL;
     if (kube_send(a->c, verb, k, body, on_written, w, &e) == NULL) {
-        log_warn("%s %s: %s", what, key, err_msg(e));
+        log_warn("%s %s: %s", write_what[kind], key, err_msg(e));
         err_free(&e);
         free(w);
     } else {
         a->outstanding++;
     }
     json_decref(body);
+}
+
+static json_t *gpunode_object(const struct agent *a)
+{
+    return json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", CL_GROUP_VERSION, "kind",
+                     "GPUNode", "metadata", "name", a->cfg->node, "spec", "nodeName", a->cfg->node);
+}
+
+static void create_gpunode(struct agent *a)
+{
+    struct kube_call k = {.gvr = &GPUNODES};
+    send_write(a, KUBE_CREATE, &k, gpunode_object(a), a->cfg->node, W_CREATE);
 }
 
 /* Merge-patches the slice's status with `status` (stolen) and remembers the phase. */
@@ -195,8 +224,7 @@ static void write_status(struct agent *a, const struct cl_slice *s, enum cl_phas
     const char *mig = json_string_value(json_object_get(status, "migUUID"));
     snprintf(t->wrote_uuid, sizeof t->wrote_uuid, "%s", mig ? mig : "");
     struct kube_call k = {.gvr = &GPUSLICES, .ns = s->ns, .name = s->name, .subresource = "status"};
-    send_write(a, KUBE_PATCH_MERGE, &k, json_pack("{s:o}", "status", status), s->key,
-               "writing the status of");
+    send_write(a, KUBE_PATCH_MERGE, &k, json_pack("{s:o}", "status", status), s->key, W_STATUS);
 }
 
 /* Writes Failed; `nvml`: the failure is NVML's (an NVMLError Event too). */
@@ -216,7 +244,7 @@ static void remove_finalizer(struct agent *a, const struct cl_slice *s)
     struct track *t = track_get(a, s->key, true);
     t->finalizing = true;
     struct kube_call k = {.gvr = &GPUSLICES, .ns = s->ns, .name = s->name};
-    send_write(a, KUBE_PATCH_JSON, &k, cl_finalizer_patch(s), s->key, "removing the finalizer of");
+    send_write(a, KUBE_PATCH_JSON, &k, cl_finalizer_patch(s), s->key, W_FINALIZER);
 }
 
 /* ---- actions ----------------------------------------------------------------------- */
@@ -511,7 +539,7 @@ static void destroyed(struct agent *a, struct cw_job *job, struct track *t)
             struct kube_call k = {
                 .gvr = &GPUSLICES, .ns = s->ns, .name = s->name, .subresource = "status"};
             send_write(a, KUBE_PATCH_MERGE, &k, json_pack("{s:{s:s}}", "status", "message", m),
-                       s->key, "writing a message on");
+                       s->key, W_MESSAGE);
             struct kube_event_ref ref = slice_ref(s);
             kube_event_emit(a->rec, &ref, KUBE_EVENT_WARNING, "NVMLError", "Destroy", "%s",
                             job->msg);
@@ -634,7 +662,7 @@ static void on_node_read(void *arg, json_t *obj, const struct err *e)
     json_t *patch = cl_capacity_patch(a->gpus, a->ngpus, cur);
     json_decref(obj);
     struct kube_call k = {.gvr = &KUBE_NODES, .name = a->cfg->node, .subresource = "status"};
-    send_write(a, KUBE_PATCH_MERGE, &k, patch, a->cfg->node, "writing the capacity of Node");
+    send_write(a, KUBE_PATCH_MERGE, &k, patch, a->cfg->node, W_NODE);
 }
 
 static void publish_capacity(struct agent *a)
@@ -674,8 +702,7 @@ static void publish_node(struct agent *a)
     json_t *st = ready ? node_status(a, true, "AgentRunning", "the agent runs and reads NVML")
                        : node_status(a, false, "NVMLError", a->nvml_msg);
     struct kube_call k = {.gvr = &GPUNODES, .name = a->cfg->node, .subresource = "status"};
-    send_write(a, KUBE_PATCH_MERGE, &k, json_pack("{s:o}", "status", st), a->cfg->node,
-               "writing the status of GPUNode");
+    send_write(a, KUBE_PATCH_MERGE, &k, json_pack("{s:o}", "status", st), a->cfg->node, W_GPUNODE);
     if (ready)
         publish_capacity(a);
 }
@@ -895,8 +922,7 @@ static void shut_down(struct agent *a)
     a->cache = NULL;
     json_t *st = node_status(a, false, "AgentStopped", "the agent was stopped");
     struct kube_call k = {.gvr = &GPUNODES, .name = a->cfg->node, .subresource = "status"};
-    send_write(a, KUBE_PATCH_MERGE, &k, json_pack("{s:o}", "status", st), a->cfg->node,
-               "writing the status of GPUNode");
+    send_write(a, KUBE_PATCH_MERGE, &k, json_pack("{s:o}", "status", st), a->cfg->node, W_GPUNODE);
     drain(a);
 }
 

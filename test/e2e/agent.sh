@@ -166,6 +166,11 @@ sleep 3
 out=$(node_res)
 expect_out "...and the capacity stays after heartbeats (kwok does not overwrite it)" '"mig.slicer.dev/1g.5gb":"14"'
 
+k delete gnode "$NODE" >/dev/null
+gnode_back() { k get gnode "$NODE" -o jsonpath='{.status.gpuCount}' 2>/dev/null | grep -qx 2; }
+if wait_for 15 gnode_back; then ok "a deleted GPUNode is made again and filled at the next heartbeat"
+else out=$(k get gnode -o yaml); fail "the GPUNode is made again" "gpuCount 2"; fi
+
 # --- a slice made and torn down ------------------------------------------------------------------
 slice s1 1g.5gb 0 1
 if wait_for 20 phase_is s1 Ready; then ok "GPUSlice s1 (1g.5gb at 0) becomes Ready"; else
@@ -228,8 +233,9 @@ expect_rc "SIGTERM stops the agent cleanly (exit 0)" 0
 kk get gnode "$NODE" -o jsonpath='{.status.conditions[0].status}/{.status.conditions[0].reason}'
 expect_out "...and the GPUNode says Ready=False (AgentStopped)" '^False/AgentStopped$'
 
-# An injected NVML fault: the first CI create of the agent's process fails.
-start_agent SLICER_EMU_FAULTS=nvmlGpuInstanceCreateComputeInstance:1:UNKNOWN
+# Injected NVML faults: the process's first CI create fails (UNKNOWN), and its second GI
+# destroy (the first is the failed create's roll-back) says IN_USE.
+start_agent SLICER_EMU_FAULTS=nvmlGpuInstanceCreateComputeInstance:1:UNKNOWN,nvmlGpuInstanceDestroy:2:IN_USE
 wait_for 20 ready_true
 slice s4 2g.10gb 2 2
 wait_for 20 phase_is s4 Failed
@@ -240,6 +246,17 @@ out=$(emu_instances)
 expect_no "...and its GI was removed again (nothing at 2 on GPU 0)" '^0 2 '
 expect_converged "...state file == Ready GPUSlices"
 k delete gslice s4 --timeout=20s >/dev/null
+slice s4b 1g.5gb 3 1
+wait_for 20 phase_is s4b Ready
+kk delete gslice s4b --timeout=30s
+expect_rc "a teardown that NVML refuses (IN_USE) is retried until the object goes" 0
+wait_for 10 has_event "^NVMLError GPUSlice/s4b"
+out=$(events)
+expect_out "...with an NVMLError Event in NVML's words" '^NVMLError GPUSlice/s4b: destroying 1g.5gb at 3 on GPU 0: .*NVML_ERROR_IN_USE'
+grep -q 'slice default/s4b: .*IN_USE.*retrying in' "$T/agent.$N.log" && ok "...and a retry with backoff in the log" \
+    || { out=$(cat "$T/agent.$N.log"); fail "...a retry with backoff" "retrying in"; }
+out=$(emu_instances)
+expect_no "...and the instance is gone" '^0 3 '
 stop_agent
 
 # --- kill -9 during creation and teardown ---------------------------------------------------------
