@@ -120,13 +120,16 @@ static int profile_of(const struct agent *a, int gi, const char *name)
     return gi >= 0 && a->gpus[gi].model ? cat_profile_index(a->gpus[gi].model, name) : -1;
 }
 
-static void save_journal(struct agent *a)
+/* Saves the journal, logging a failure; false when it is not on disk. */
+static bool save_journal(struct agent *a)
 {
     struct err *e = NULL;
     if (journal_save(a->j, &e) < 0) {
         log_error("%s", err_msg(e));
         err_free(&e);
+        return false;
     }
+    return true;
 }
 
 static struct kube_event_ref slice_ref(const struct cl_slice *s)
@@ -267,8 +270,12 @@ static void do_create(struct agent *a, const struct cl_slice *s, int gi, int pro
 {
     struct journal_slice e;
     cl_journal_entry(s, (uint32_t)gi, SLICE_CREATING, "", &e);
-    journal_add(a->j, &e);
-    save_journal(a); /* before NVML: a crash from here on is found again */
+    uint64_t id = journal_add(a->j, &e)->id;
+    if (!save_journal(a)) { /* never NVML before the journal: try again later */
+        journal_remove(a->j, id);
+        track_get(a, s->key, true)->not_before = kube_now_ms() + BACKOFF_MAX;
+        return;
+    }
     write_status(a, s, CL_CREATING, json_pack("{s:n}", "message"));
     log_info("slice %s: creating %s at %u on GPU %d (%s)", s->key, s->profile, s->start, gi,
              s->gpu_uuid);
@@ -295,13 +302,23 @@ static void queue_destroy(struct agent *a, struct journal_slice *e)
     queue_job(a, CW_DESTROY, e->slice, gi, prof, e->start, false);
 }
 
+/* Is what NVML has at the entry's placement the entry's? A Ready entry's
+ * instance must still carry its MIG UUID (else someone replaced it). */
+static bool remains_ours(const struct journal_slice *e, const struct cl_view *v)
+{
+    if (v->inst == CL_INST_GI_ONLY)
+        return true;
+    return v->inst == CL_INST_FULL &&
+           (e->phase != SLICE_READY || (v->inst_uuid && strcmp(v->inst_uuid, e->mig_uuid) == 0));
+}
+
 static void do_fail(struct agent *a, const struct cl_slice *s, struct journal_slice *e,
-                    enum cl_inst inst, const char *why)
+                    const struct cl_view *v, const char *why)
 {
     struct track *t = track_get(a, s->key, true);
     if (t->fail_msg[0] == '\0')
         snprintf(t->fail_msg, sizeof t->fail_msg, "%s", why);
-    if (e && inst != CL_INST_NONE) { /* destroyed() writes Failed */
+    if (e && remains_ours(e, v)) { /* destroyed() writes Failed */
         queue_destroy(a, e);
         return;
     }
@@ -355,7 +372,7 @@ static void act(struct agent *a, const struct cl_slice *s, struct journal_slice 
         queue_destroy(a, e);
         break;
     case CL_FAIL:
-        do_fail(a, s, e, v->inst, why);
+        do_fail(a, s, e, v, why);
         break;
     case CL_ADOPT:
         do_adopt(a, s, gi);
@@ -489,7 +506,7 @@ static void created(struct agent *a, struct cw_job *job, struct track *t)
     save_journal(a);
     log_info("slice %s: Ready, GI %u CI %u, %s", job->key, job->mi.gi_id, job->mi.ci_id,
              job->mi.uuid);
-    if (s == NULL || s->deleting || s->phase == CL_RELEASING)
+    if (s == NULL || strcmp(s->uid, e->uid) != 0 || s->deleting || s->phase == CL_RELEASING)
         return; /* the next sync tears it down */
     char now[40];
     rfc3339(now, sizeof now);
@@ -515,11 +532,12 @@ static void create_failed(struct agent *a, struct cw_job *job, struct track *t)
         save_journal(a);
         return;
     }
+    bool ours = s && e && strcmp(s->uid, e->uid) == 0;
     if (e) {
         journal_remove(a->j, e->id);
         save_journal(a);
     }
-    if (s && !s->deleting && s->phase != CL_RELEASING)
+    if (ours && !s->deleting && s->phase != CL_RELEASING)
         write_failed(a, s, job->msg, true);
 }
 
