@@ -260,8 +260,8 @@ expect_no "...and the instance is gone" '^0 3 '
 stop_agent
 
 # --- kill -9 during creation and teardown ---------------------------------------------------------
-# Every GI/CI create and destroy of the emulator sleeps 3 s: kills land inside them.
-start_agent SLICER_EMU_LATENCY_MS=3000
+# Every GI/CI create and destroy of the emulator sleeps 4 s: kills land inside them.
+start_agent SLICER_EMU_LATENCY_MS=4000
 wait_for 20 ready_true
 slice s5 3g.20gb 4 4 "$GPU1"
 wait_for 20 phase_is s5 Creating
@@ -270,12 +270,12 @@ kk get gslice s5 -o jsonpath='{.status.phase}'
 expect_out "kill -9 while s5's GI is being created: s5 stays Creating" '^Creating$'
 out=$(journal)
 expect_out "...journaled before NVML was called" '"slice":"default/s5","phase":"creating"'
-start_agent SLICER_EMU_LATENCY_MS=3000
+start_agent SLICER_EMU_LATENCY_MS=4000
 if wait_for 30 phase_is s5 Ready; then ok "...after a restart s5 is Ready (its creation resumed)"
 else out=$(k get gslice -o wide); fail "...after a restart s5 is Ready" "s5 Ready"; fi
 slice s6 2g.10gb 2 2 "$GPU1"
 wait_for 20 phase_is s6 Creating
-sleep 4.5 # GI made at 3 s, CI due at 6 s
+sleep 6 # GI made at 4 s, CI due at 8 s: 2 s of margin each way
 kill9_agent
 out=$(emu_instances)
 expect_out "kill -9 between s6's GI and its CI: the GI is there without CI" '^1 2 2g.10gb -$'
@@ -291,7 +291,7 @@ uuids=$(k get gslice -o jsonpath='{range .items[*]}{.status.migUUID}{"\n"}{end}'
     || { out=$uuids; fail "...no MIG UUID handed twice" "distinct UUIDs"; }
 stop_agent
 
-start_agent SLICER_EMU_LATENCY_MS=3000
+start_agent SLICER_EMU_LATENCY_MS=4000
 wait_for 20 ready_true
 k delete gslice s5 --wait=false >/dev/null
 wait_for 20 phase_is s5 Releasing
@@ -299,12 +299,12 @@ sleep 1
 kill9_agent
 kk get gslice s5 -o jsonpath='{.status.phase}/{.metadata.finalizers[0]}'
 expect_out "kill -9 while s5's CI is being destroyed: s5 is Releasing and keeps its finalizer" '^Releasing/slicer.dev/teardown$'
-start_agent SLICER_EMU_LATENCY_MS=3000
+start_agent SLICER_EMU_LATENCY_MS=4000
 if wait_for 30 gone s5; then ok "...after a restart s5's teardown finishes and the object goes"
 else out=$(k get gslice -o wide); fail "...after a restart s5 is gone" "no s5"; fi
 k delete gslice s6 --wait=false >/dev/null
 wait_for 20 phase_is s6 Releasing
-sleep 4.5 # CI destroyed at 3 s, GI due at 6 s
+sleep 6 # CI destroyed at 4 s, GI due at 8 s
 kill9_agent
 out=$(emu_instances)
 expect_out "kill -9 between s6's CI and GI destroy: the GI is left without CI" '^1 2 2g.10gb -$'
