@@ -45,6 +45,7 @@ struct track {
     enum cl_phase wrote;
     char wrote_uid[64], wrote_uuid[96];
     char fail_msg[CL_MSG_MAX]; /* Failed message to write once the teardown is done */
+    bool fail_nvml;            /* ...and it is NVML's (an NVMLError Event goes with it) */
 };
 
 struct agent {
@@ -528,6 +529,7 @@ static void create_failed(struct agent *a, struct cw_job *job, struct track *t)
     struct journal_slice *e = cl_journal_find(a->j, job->key);
     if (job->left && e) { /* something may be left: destroy it, then Failed */
         snprintf(t->fail_msg, sizeof t->fail_msg, "%s", job->msg);
+        t->fail_nvml = true;
         e->phase = SLICE_RELEASING;
         save_journal(a);
         return;
@@ -577,8 +579,9 @@ static void destroyed(struct agent *a, struct cw_job *job, struct track *t)
     kube_event_emit(a->rec, &ref, KUBE_EVENT_NORMAL, "SliceDestroyed", "Destroy",
                     "destroyed %s at %u on GPU %s", s->profile, s->start, s->gpu_uuid);
     if (t->fail_msg[0] && !s->deleting && s->phase != CL_RELEASING)
-        write_failed(a, s, t->fail_msg, true);
+        write_failed(a, s, t->fail_msg, t->fail_nvml);
     t->fail_msg[0] = '\0';
+    t->fail_nvml = false;
     if (s->deleting && s->finalizer)
         remove_finalizer(a, s);
 }
