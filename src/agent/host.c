@@ -528,24 +528,6 @@ static int listen_on(const char *path, struct err **err)
     return fd;
 }
 
-static int mkdirs(const char *path, struct err **err)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return err_set(err, ENAMETOOLONG, "path too long: %s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return err_set(err, errno, "creating %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-        return err_set(err, errno, "creating %s: %s", buf, strerror(errno));
-    return 0;
-}
-
 static int open_host(struct host *h, struct err **err)
 {
     int rc = nvml_open(h->cfg->nvml_library, &h->nvml, err);
@@ -557,7 +539,7 @@ static int open_host(struct host *h, struct err **err)
     const char *dir = h->cfg->state_dir ? h->cfg->state_dir : HOST_DEFAULT_STATE;
     char path[4096];
     snprintf(path, sizeof path, "%s/journal.json", dir);
-    rc = mkdirs(dir, err);
+    rc = journal_mkdirs(dir, err);
     if (rc == 0)
         rc = journal_open(path, &h->j, err);
     if (rc == 0)
@@ -626,7 +608,7 @@ int host_run(const struct host_config *cfg, volatile sig_atomic_t *stop, struct 
         *slash = '\0';
     int rc = open_host(&h, err);
     if (rc == 0 && slash && slash != sockdir)
-        rc = mkdirs(sockdir, err);
+        rc = journal_mkdirs(sockdir, err);
     free(sockdir);
     if (rc == 0 && (lp.lfd = listen_on(sock, err)) < 0)
         rc = lp.lfd;

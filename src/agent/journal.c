@@ -38,20 +38,22 @@ static void copy_str(char *dst, size_t cap, const char *src)
 
 static int parse_slice(json_t *o, struct journal_slice *s, struct err **err)
 {
-    const char *owner, *profile, *gpu, *mig = "", *phase;
+    const char *owner, *profile, *gpu, *mig = "", *phase, *slice = "", *uid = "";
     json_int_t id, pid = 0, created = 0, expires = 0, gpu_index, start, gi = 0, ci = 0;
     json_int_t pid_start = 0;
     json_error_t je;
-    if (json_unpack_ex(o, &je, JSON_STRICT,
-                       "{s:I, s:s, s?I, s?I, s:s, s:s, s:I, s:I, s?I, s?I, s?s, s:s, s?I, s?I}",
-                       "id", &id, "owner", &owner, "pid", &pid, "pidStart", &pid_start, "profile",
-                       &profile, "gpu", &gpu, "gpuIndex", &gpu_index, "start", &start, "giId", &gi,
-                       "ciId", &ci, "migUuid", &mig, "phase", &phase, "created", &created,
-                       "expires", &expires) < 0)
+    if (json_unpack_ex(
+            o, &je, JSON_STRICT,
+            "{s:I, s:s, s?I, s?I, s:s, s:s, s:I, s:I, s?I, s?I, s?s, s:s, s?I, s?I, s?s, s?s}",
+            "id", &id, "owner", &owner, "pid", &pid, "pidStart", &pid_start, "profile", &profile,
+            "gpu", &gpu, "gpuIndex", &gpu_index, "start", &start, "giId", &gi, "ciId", &ci,
+            "migUuid", &mig, "phase", &phase, "created", &created, "expires", &expires, "slice",
+            &slice, "uid", &uid) < 0)
         return err_set(err, EINVAL, "slice entry: %s", je.text);
     if (id <= 0 || start < 0 || start > 15 || gpu_index < 0 || gi < 0 || ci < 0 || pid < 0 ||
         strlen(owner) >= sizeof s->owner || strlen(profile) >= sizeof s->profile ||
-        strlen(gpu) >= sizeof s->gpu_uuid || strlen(mig) >= sizeof s->mig_uuid)
+        strlen(gpu) >= sizeof s->gpu_uuid || strlen(mig) >= sizeof s->mig_uuid ||
+        strlen(slice) >= sizeof s->slice || strlen(uid) >= sizeof s->uid)
         return err_set(err, EINVAL, "slice entry %lld: a value is out of range", (long long)id);
     if (parse_phase(phase, &s->phase) < 0)
         return err_set(err, EINVAL, "slice entry %lld: unknown phase '%s'", (long long)id, phase);
@@ -68,6 +70,8 @@ static int parse_slice(json_t *o, struct journal_slice *s, struct err **err)
     copy_str(s->profile, sizeof s->profile, profile);
     copy_str(s->gpu_uuid, sizeof s->gpu_uuid, gpu);
     copy_str(s->mig_uuid, sizeof s->mig_uuid, mig);
+    copy_str(s->slice, sizeof s->slice, slice);
+    copy_str(s->uid, sizeof s->uid, uid);
     return 0;
 }
 
@@ -158,13 +162,18 @@ void journal_free(struct journal *j)
 
 static json_t *slice_json(const struct journal_slice *s)
 {
-    return json_pack("{s:I, s:s, s:i, s:I, s:s, s:s, s:i, s:i, s:i, s:i, s:s, s:s, s:I, s:I}", "id",
-                     (json_int_t)s->id, "owner", s->owner, "pid", s->pid, "pidStart",
-                     (json_int_t)s->pid_start, "profile", s->profile, "gpu", s->gpu_uuid,
-                     "gpuIndex", (int)s->gpu_index, "start", (int)s->start, "giId", (int)s->gi_id,
-                     "ciId", (int)s->ci_id, "migUuid", s->mig_uuid, "phase",
-                     journal_phase_name(s->phase), "created", (json_int_t)s->created, "expires",
-                     (json_int_t)s->expires);
+    json_t *o =
+        json_pack("{s:I, s:s, s:i, s:I, s:s, s:s, s:i, s:i, s:i, s:i, s:s, s:s, s:I, s:I}", "id",
+                  (json_int_t)s->id, "owner", s->owner, "pid", s->pid, "pidStart",
+                  (json_int_t)s->pid_start, "profile", s->profile, "gpu", s->gpu_uuid, "gpuIndex",
+                  (int)s->gpu_index, "start", (int)s->start, "giId", (int)s->gi_id, "ciId",
+                  (int)s->ci_id, "migUuid", s->mig_uuid, "phase", journal_phase_name(s->phase),
+                  "created", (json_int_t)s->created, "expires", (json_int_t)s->expires);
+    if (s->slice[0])
+        json_object_set_new(o, "slice", json_string(s->slice));
+    if (s->uid[0])
+        json_object_set_new(o, "uid", json_string(s->uid));
+    return o;
 }
 
 static int fsync_dir(const char *path, struct err **err)
@@ -233,4 +242,22 @@ void journal_remove(struct journal *j, uint64_t id)
             return;
         }
     }
+}
+
+int journal_mkdirs(const char *path, struct err **err)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return err_set(err, ENAMETOOLONG, "path too long: %s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return err_set(err, errno, "creating %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+        return err_set(err, errno, "creating %s: %s", buf, strerror(errno));
+    return 0;
 }

@@ -1,4 +1,5 @@
-/* journal — the agent's durable record of the slices it made (host mode).
+/* journal — the agent's durable record of the slices it made (host mode and
+ * cluster mode, each in its own file).
  *
  * The whole journal is one small JSON file, rewritten on every change the
  * way redis writes its files: temp file in the same folder, fsync, rename
@@ -37,6 +38,10 @@ struct journal_slice {
     enum slice_phase phase;
     int64_t created; /* unix seconds */
     int64_t expires; /* unix seconds, 0 for no TTL */
+    /* Cluster mode: the GPUSlice this entry realises ("namespace/name") and
+     * its metadata.uid; "" in host mode (and then not written). */
+    char slice[320];
+    char uid[64];
 };
 
 struct journal {
@@ -64,5 +69,8 @@ struct journal_slice *journal_find(struct journal *j, uint64_t id);
 void journal_remove(struct journal *j, uint64_t id);
 
 const char *journal_phase_name(enum slice_phase phase);
+
+/* Creates folder `path` and its parents (mode 0755) where missing. */
+int journal_mkdirs(const char *path, struct err **err) WARN_UNUSED;
 
 #endif

@@ -11,6 +11,7 @@
 #include "agent/host.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "cli/agentcmd.h"
 #include "cli/hostcmd.h"
 
 #define EXIT_RUN_FAILED 125 /* slicer run itself failed (like env(1) and docker run) */
@@ -20,7 +21,8 @@
 static const char agent_usage[] =
     "usage: slicer agent --host [options]\n"
     "\n"
-    "Runs the node agent. With --host (the only mode so far) it owns this machine's MIG\n"
+    "Runs the node agent. With --host (no Kubernetes; without it, cluster mode: see\n"
+    "`slicer agent --help`) it owns this machine's MIG\n"
     "GPUs through NVML and serves a JSON API on a unix socket for `slicer run` and\n"
     "`slicer status`: slices are created on demand, placed by the placement engine, and\n"
     "destroyed when their owner is done. Its journal survives crashes and reboots: on start\n"
@@ -125,16 +127,15 @@ static int agent_options(int argc, char **argv, struct host_config *cfg, bool *h
 
 int cmd_agent(int argc, char **argv)
 {
-    struct host_config cfg = {.policy = PLACE_BEST_FIT};
     bool host = false;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        host = host || strcmp(argv[i], "--host") == 0;
+    if (!host)
+        return cmd_agent_cluster(argc, argv);
+    struct host_config cfg = {.policy = PLACE_BEST_FIT};
     int rc = agent_options(argc, argv, &cfg, &host);
     if (rc >= 0)
         return rc;
-    if (!host) {
-        fprintf(stderr, "slicer agent: only host mode exists so far: run `slicer agent --host` "
-                        "(cluster mode comes with the Kubernetes integration)\n");
-        return 2;
-    }
     cfg.socket_path = hostcmd_socket(cfg.socket_path);
     struct sigaction sa = {.sa_handler = on_stop_signal}; /* no SA_RESTART: epoll wakes up */
     sigaction(SIGINT, &sa, NULL);
@@ -179,7 +180,7 @@ struct run_opts {
     long count, ttl;
 };
 
-static int parse_long(const char *s, long lo, long hi, long *out)
+int hostcmd_parse_long(const char *s, long lo, long hi, long *out)
 {
     char *end;
     errno = 0;
@@ -214,14 +215,14 @@ static int run_options(int argc, char **argv, struct run_opts *o)
             o->socket = optarg;
             break;
         case 'n':
-            if (parse_long(optarg, 1, HOST_MAX_COUNT, &o->count) < 0) {
+            if (hostcmd_parse_long(optarg, 1, HOST_MAX_COUNT, &o->count) < 0) {
                 fprintf(stderr, "slicer run: -n wants a whole number from 1 to %d, not '%s'\n",
                         HOST_MAX_COUNT, optarg);
                 return 2;
             }
             break;
         case 't':
-            if (parse_long(optarg, 1, 365L * 24 * 3600, &o->ttl) < 0) {
+            if (hostcmd_parse_long(optarg, 1, 365L * 24 * 3600, &o->ttl) < 0) {
                 fprintf(stderr, "slicer run: --ttl wants seconds (1..31536000), not '%s'\n",
                         optarg);
                 return 2;

@@ -14,6 +14,9 @@ int cmd_agent(int argc, char **argv);
  * when slicer run itself fails (no agent, no room, bad usage is 2). */
 int cmd_run(int argc, char **argv);
 
+/* A whole number in [lo, hi] (all of s); 0, or -1 when it is not one. */
+int hostcmd_parse_long(const char *s, long lo, long hi, long *out);
+
 /* The agent's socket: --socket, else $SLICER_SOCKET, else the default. */
 const char *hostcmd_socket(const char *flag);
 
