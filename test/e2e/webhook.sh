@@ -49,6 +49,13 @@ expect_rc "both CRDs are established" 0
 kk apply --dry-run=server -f "$T/all.yaml"
 expect_rc "every manifest of deploy/ passes kubectl apply --dry-run=server" 0
 expect_err "...without warnings" '^$'
+k kustomize "$SRC/deploy/overlays/emulated" >"$T/emulated.yaml"
+kk apply --dry-run=server -f "$T/emulated.yaml"
+expect_rc "the emulated overlay passes kubectl apply --dry-run=server too" 0
+out=$(k create --dry-run=client --validate=false -o json -f "$T/emulated.yaml" | jq -r 'select(.kind == "DaemonSet") |
+    .spec.template.spec | "\(.nodeSelector | keys[0]) \(.containers[0].env | map(.name) | join(","))"')
+expect_out "...its agents run on slicer.dev/emulated-gpus nodes with the emulated NVML" \
+    '^slicer.dev/emulated-gpus NODE_NAME,SLICER_NVML_LIBRARY,SLICER_EMU_GPUS,SLICER_EMU_STATE$'
 
 # --- the CRDs behave as documented ----------------------------------------------------------
 slice() { # slice NAME PHASE-OR-EMPTY: a GPUSlice manifest
