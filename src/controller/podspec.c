@@ -255,3 +255,15 @@ void ctl_node_free(struct ctl_node *n)
     json_decref(n->taints);
     memset(n, 0, sizeof *n);
 }
+
+static bool json_same(const json_t *a, const json_t *b)
+{
+    return (a == NULL && b == NULL) || (a && b && json_equal(a, b));
+}
+
+bool ctl_node_equal(const struct ctl_node *a, const struct ctl_node *b)
+{
+    return strcmp(a->name, b->name) == 0 && a->unschedulable == b->unschedulable &&
+           a->cpu_milli == b->cpu_milli && a->memory_bytes == b->memory_bytes &&
+           a->pods == b->pods && json_same(a->labels, b->labels) && json_same(a->taints, b->taints);
+}

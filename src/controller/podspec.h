@@ -70,5 +70,8 @@ void ctl_pod_free(struct ctl_pod *p);
 /* Fills *out from a Node object. Release with ctl_node_free. */
 int ctl_node_parse(const json_t *node, struct ctl_node *out, struct err **err) WARN_UNUSED;
 void ctl_node_free(struct ctl_node *n);
+/* Same schedulability, labels, taints and allocatable: a change may change
+ * where pods fit; a status heartbeat alone does not. */
+bool ctl_node_equal(const struct ctl_node *a, const struct ctl_node *b);
 
 #endif
