@@ -111,11 +111,11 @@ void ctl_assumed_free_all(struct ctl *ctl)
 
 bool ctl_active(const struct ctl *ctl)
 {
-    if (ctl->lost || !kube_cache_synced(ctl->pods) || !kube_cache_synced(ctl->bound) ||
+    if (ctl->lost || ctl->stopping || !kube_cache_synced(ctl->pods) || !kube_cache_synced(ctl->bound) ||
         !kube_cache_synced(ctl->nodes) || !kube_cache_synced(ctl->gpunodes) ||
         !kube_cache_synced(ctl->slices))
         return false;
-    return ctl->lease == NULL || kube_lease_is_leader(ctl->lease);
+    return !ctl->cfg.leader_elect || kube_lease_is_leader(ctl->lease);
 }
 
 static void pass_fired(void *arg)
@@ -449,15 +449,41 @@ static int start(struct ctl *ctl, struct err **err)
     return rc < 0 ? err_wrap(err, "leader election") : 0;
 }
 
+/* Hands the Lease back (holder "", duration 1 s) when we hold it, so that a
+ * standby takes over at once. Blocking; outside the loop, at shutdown. (Not
+ * kube_lease_release: it reads the Lease's name after freeing the elector.) */
+static int release_lease(struct ctl *ctl, struct err **err)
+{
+    bool leading = kube_lease_is_leader(ctl->lease);
+    kube_lease_stop(ctl->lease);
+    ctl->lease = NULL;
+    struct kube_call k = {.gvr = &KUBE_LEASES, .ns = ctl->cfg.lease_ns, .name = ctl->cfg.lease_name};
+    json_t *obj = NULL;
+    int rc = leading ? kube_get(ctl->c, &k, &obj, err) : 0;
+    if (rc < 0 || obj == NULL)
+        return rc;
+    struct kube_lease_record rec;
+    kube_lease_from_json(obj, &rec);
+    if (strcmp(rec.holder, ctl->cfg.identity) == 0) {
+        rec.holder[0] = '\0';
+        rec.duration_s = 1;
+        kube_micro_time(rec.renew, sizeof rec.renew);
+        kube_lease_to_json(obj, &rec);
+        rc = kube_update(ctl->c, &k, obj, NULL, err);
+    }
+    json_decref(obj);
+    return rc;
+}
+
 static void stop(struct ctl *ctl, bool release)
 {
     struct err *e = NULL;
-    if (ctl->lease && release && kube_lease_release(ctl->lease, &e) < 0) {
+    ctl->stopping = true;
+    if (ctl->lease && release && release_lease(ctl, &e) < 0) {
         log_warn("controller: releasing the lease: %s", err_msg(e));
         err_free(&e);
     }
-    if (ctl->lease && !release)
-        kube_lease_stop(ctl->lease);
+    kube_lease_stop(ctl->lease);
     kube_cache_stop(ctl->pods);
     kube_cache_stop(ctl->bound);
     kube_cache_stop(ctl->nodes);

@@ -66,6 +66,7 @@ struct ctl {
     uint64_t retry_timer_at;
     uint32_t cap_gen; /* bumped whenever capacity may have grown */
     bool lost;
+    bool stopping; /* shutting down: act no more */
     struct assumed *assumed;
     size_t nassumed, cap_assumed;
     struct pendset releases; /* slice keys being released */
