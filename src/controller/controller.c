@@ -111,9 +111,9 @@ void ctl_assumed_free_all(struct ctl *ctl)
 
 bool ctl_active(const struct ctl *ctl)
 {
-    if (ctl->lost || ctl->stopping || !kube_cache_synced(ctl->pods) || !kube_cache_synced(ctl->bound) ||
-        !kube_cache_synced(ctl->nodes) || !kube_cache_synced(ctl->gpunodes) ||
-        !kube_cache_synced(ctl->slices))
+    if (ctl->lost || ctl->stopping || !kube_cache_synced(ctl->pods) ||
+        !kube_cache_synced(ctl->bound) || !kube_cache_synced(ctl->nodes) ||
+        !kube_cache_synced(ctl->gpunodes) || !kube_cache_synced(ctl->slices))
         return false;
     return !ctl->cfg.leader_elect || kube_lease_is_leader(ctl->lease);
 }
@@ -457,7 +457,8 @@ static int release_lease(struct ctl *ctl, struct err **err)
     bool leading = kube_lease_is_leader(ctl->lease);
     kube_lease_stop(ctl->lease);
     ctl->lease = NULL;
-    struct kube_call k = {.gvr = &KUBE_LEASES, .ns = ctl->cfg.lease_ns, .name = ctl->cfg.lease_name};
+    struct kube_call k = {
+        .gvr = &KUBE_LEASES, .ns = ctl->cfg.lease_ns, .name = ctl->cfg.lease_name};
     json_t *obj = NULL;
     int rc = leading ? kube_get(ctl->c, &k, &obj, err) : 0;
     if (rc < 0 || obj == NULL)
