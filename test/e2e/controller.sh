@@ -283,9 +283,29 @@ want=$(k get pod -n e2e -l slicer.dev/managed=true -o json | jq '[.items[] | sel
     test("^(p[2-8]|kq|sb1|sb2)$"))] | length')
 [[ "$cnt" == "$want" ]] && ok "...one slice per placed pod ($cnt)" || fail "...one slice per placed pod" "$want slices, not $cnt"
 
+# --- a frozen leader loses the Lease and exits 4 ------------------------------------------------------
+"$SLICER" controller --kubeconfig "$KUBECONFIG" --identity ctl-c "${ELECT[@]}" --log-level debug \
+    >"$T/ctl-c.log" 2>&1 &
+CTL_C=$!
+PIDS+=("$CTL_C")
+check "a third controller ctl-c starts as a standby" 10 log_has "$T/ctl-c.log" 'started as ctl-c'
+kill -STOP "$CTL_B"
+check "leader ctl-b frozen (SIGSTOP): ctl-c takes the Lease" 20 lease_holder ctl-c
+kill -CONT "$CTL_B"
+exited() { ! kill -0 "$1" 2>/dev/null; }
+check "ctl-b resumed: it sees it lost the Lease and exits" 10 exited "$CTL_B"
+wait "$CTL_B"; rc=$?
+expect_rc "...with exit code 4 (leadership lost)" 4
+pod sc1 1
+check "ctl-c places new pods" 15 has_slices sc1
+check "...and nothing is placed twice" 5 no_double
+
 # --- clean stop ------------------------------------------------------------------------------------
-kill -TERM "$CTL_B"; wait "$CTL_B"; rc=$?
+kill -TERM "$CTL_C"; wait "$CTL_C"; rc=$?
 expect_rc "SIGTERM: the controller stops cleanly (exit 0)" 0
 kk get lease -n slicer-system slicer-controller -o jsonpath='{.spec.holderIdentity}'
 expect_out "...and hands the Lease back (holder empty)" '^$'
+out=$(grep -hE 'AddressSanitizer|LeakSanitizer|runtime error|ERROR SUMMARY' "$T"/ctl-*.log)
+[[ -z "$out" ]] && ok "no controller reported a memory error or leak (when built with sanitizers)" \
+    || fail "no sanitizer reports" "none"
 summary
