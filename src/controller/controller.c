@@ -2,6 +2,7 @@
 #include "controller/controller.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +132,19 @@ void ctl_kick(struct ctl *ctl)
         ctl->pass_timer = kube_timer_add(ctl->c, 0, pass_fired, ctl);
 }
 
+static void trim_fired(void *arg)
+{
+    struct ctl *ctl = arg;
+    ctl->trim_timer = NULL;
+    malloc_trim(0);
+}
+
+void ctl_trim_soon(struct ctl *ctl)
+{
+    if (ctl->trim_timer == NULL)
+        ctl->trim_timer = kube_timer_add(ctl->c, 1000, trim_fired, ctl);
+}
+
 void ctl_capacity_changed(struct ctl *ctl)
 {
     if (++ctl->cap_gen == 0)
@@ -229,6 +243,7 @@ static void any_delete(void *arg, const char *key, const void *item)
 static void synced(void *arg)
 {
     ctl_kick(arg);
+    ctl_trim_soon(arg);
 }
 
 static void problem(void *arg, const struct err *e)

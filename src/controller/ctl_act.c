@@ -733,6 +733,8 @@ static void run_batch(struct ctl *ctl)
     kube_cache_foreach(ctl->pods, collect_candidate, &w);
     if (w.ncand > 0)
         schedule(ctl, &ix, w.cand, w.ncand);
+    if (w.ncand >= 16)
+        ctl_trim_soon(ctl);
     free(w.cand);
     free(ix.v);
 }

@@ -62,7 +62,7 @@ struct ctl {
     struct kube_recorder *rec;
     struct kube_lease *lease;
     struct kube_cache *pods, *bound, *nodes, *gpunodes, *slices;
-    struct kube_timer *pass_timer, *batch_timer, *retry_timer;
+    struct kube_timer *pass_timer, *batch_timer, *retry_timer, *trim_timer;
     uint64_t retry_timer_at;
     uint32_t cap_gen; /* bumped whenever capacity may have grown */
     bool lost;
@@ -78,6 +78,9 @@ struct ctl {
 bool ctl_active(const struct ctl *ctl);
 /* Schedules a reconcile pass soon (once, however often it is called). */
 void ctl_kick(struct ctl *ctl);
+/* Hands freed heap back to the system in a second (glibc malloc_trim): after
+ * a list or a large batch, whose JSON and scratch are freed by then. */
+void ctl_trim_soon(struct ctl *ctl);
 /* Capacity may have grown: pods that got NoCapacity are tried again. */
 void ctl_capacity_changed(struct ctl *ctl);
 /* Forgets the assumed creation of `key` (the cache shows it now). */

@@ -40,7 +40,7 @@ struct ctl_pod {
     bool terminating; /* deletionTimestamp set */
     char phase[16];   /* Pending, Running, Succeeded, Failed, Unknown */
     unsigned nasks;
-    struct ctl_ask asks[CTL_MAX_ASKS];
+    struct ctl_ask *asks;            /* owned, nasks entries (at most CTL_MAX_ASKS) */
     int64_t cpu_milli, memory_bytes; /* the pod's effective requests */
     json_t *node_selector;           /* object or NULL */
     json_t *affinity_terms;          /* required nodeSelectorTerms (array) or NULL */

@@ -24,16 +24,15 @@ json_t *ctl_slice_build(const struct ctl_pod *pod, unsigned n, const struct ctl_
     char name[CTL_SLICE_NAME_MAX];
     ctl_slice_name(pod->name, pod->uid, n, name, sizeof name);
     const struct ctl_ask *ask = &pod->asks[choice->ask];
-    return json_pack(
-        "{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}, s:[{s:s, s:s, s:s, s:s, s:b, s:b}], s:[s]},"
-        " s:{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i}}}",
-        "apiVersion", CTL_GROUP "/" CTL_VERSION, "kind", "GPUSlice", "metadata", "name", name,
-        "namespace", pod->ns, "labels", CTL_LABEL_NODE, node, CTL_LABEL_POD_UID, pod->uid,
-        "ownerReferences", "apiVersion", "v1", "kind", "Pod", "name", pod->name, "uid", pod->uid,
-        "controller", 1, "blockOwnerDeletion", 0, "finalizers", CTL_FINALIZER, "spec", "podName",
-        pod->name, "podUID", pod->uid, "container", ask->container, "profile", ask->profile,
-        "nodeName", node, "gpuUUID", gpu_uuid, "placement", "start", (int)choice->start, "size",
-        (int)choice->size);
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}, s:[{s:s, s:s, s:s, s:s, s:b}], s:[s]},"
+                     " s:{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i}}}",
+                     "apiVersion", CTL_GROUP "/" CTL_VERSION, "kind", "GPUSlice", "metadata",
+                     "name", name, "namespace", pod->ns, "labels", CTL_LABEL_NODE, node,
+                     CTL_LABEL_POD_UID, pod->uid, "ownerReferences", "apiVersion", "v1", "kind",
+                     "Pod", "name", pod->name, "uid", pod->uid, "controller", 1, "finalizers",
+                     CTL_FINALIZER, "spec", "podName", pod->name, "podUID", pod->uid, "container",
+                     ask->container, "profile", ask->profile, "nodeName", node, "gpuUUID", gpu_uuid,
+                     "placement", "start", (int)choice->start, "size", (int)choice->size);
 }
 
 /* ---- reading GPUSlices ---------------------------------------------------------------- */

@@ -93,8 +93,8 @@ Test(slice_build, the_contracts_metadata_and_spec)
                       "\"metadata\":{\"name\":\"train-0a1b2c3d-2\",\"namespace\":\"ml\","
                       "\"labels\":{\"slicer.dev/node\":\"gpu-node-7\",\"slicer.dev/pod-uid\":\"" UID
                       "\"},\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"name\":"
-                      "\"train\",\"uid\":\"" UID "\",\"controller\":true,\"blockOwnerDeletion\":"
-                      "false}],\"finalizers\":[\"slicer.dev/teardown\"]},"
+                      "\"train\",\"uid\":\"" UID
+                      "\",\"controller\":true}],\"finalizers\":[\"slicer.dev/teardown\"]},"
                       "\"spec\":{\"podName\":\"train\",\"podUID\":\"" UID "\",\"container\":"
                       "\"devices-1\",\"profile\":\"1g.5gb\",\"nodeName\":\"gpu-node-7\","
                       "\"gpuUUID\":\"GPU-aaaa\",\"placement\":{\"start\":4,\"size\":4}}}");
