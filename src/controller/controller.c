@@ -112,7 +112,7 @@ void ctl_assumed_free_all(struct ctl *ctl)
 
 bool ctl_active(const struct ctl *ctl)
 {
-    if (ctl->lost || ctl->stopping || !kube_cache_synced(ctl->pods) ||
+    if (ctl->lost || ctl->stopping || ctl->ncaches < 5 || !kube_cache_synced(ctl->pods) ||
         !kube_cache_synced(ctl->bound) || !kube_cache_synced(ctl->nodes) ||
         !kube_cache_synced(ctl->gpunodes) || !kube_cache_synced(ctl->slices))
         return false;
@@ -240,8 +240,11 @@ static void any_delete(void *arg, const char *key, const void *item)
     ctl_capacity_changed(arg);
 }
 
+static void start_next_cache(struct ctl *ctl);
+
 static void synced(void *arg)
 {
+    start_next_cache(arg);
     ctl_kick(arg);
     ctl_trim_soon(arg);
 }
@@ -381,44 +384,65 @@ static void slice_update(void *arg, const char *key, const void *old, const void
 static struct kube_cache *cache(struct ctl *ctl, const struct kube_gvr *gvr, const char *labels,
                                 const char *fields, struct kube_cache_opts o)
 {
-    o.spec =
-        (struct kube_watch_spec){.gvr = gvr, .label_selector = labels, .field_selector = fields};
+    /* A list page is buffered and parsed whole, so the page size bounds the peak
+     * heap: 100 objects, 10 GPUNodes (each lists every GPU's profiles). */
+    o.spec = (struct kube_watch_spec){.gvr = gvr,
+                                      .label_selector = labels,
+                                      .field_selector = fields,
+                                      .page_size = gvr == &CTL_GPUNODES ? 10 : 100};
     o.on_synced = synced;
     o.on_problem = problem;
     o.arg = ctl;
     return kube_cache_start(ctl->c, &o);
 }
 
-static void start_caches(struct ctl *ctl)
+/* The caches start one after another, each when the one before has synced:
+ * only one list is being parsed at a time, which bounds the start-up peak. */
+static void start_next_cache(struct ctl *ctl)
 {
-    ctl->pods = cache(ctl, &KUBE_PODS, CTL_MANAGED "=true", NULL,
-                      (struct kube_cache_opts){.extract = pod_extract,
-                                               .free_item = pod_free,
-                                               .on_add = pod_add,
-                                               .on_update = pod_update,
-                                               .on_delete = any_delete});
-    ctl->bound =
-        cache(ctl, &KUBE_PODS, NULL, "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed",
-              (struct kube_cache_opts){
-                  .extract = bound_extract, .free_item = upod_free, .on_delete = any_delete});
-    ctl->nodes = cache(ctl, &KUBE_NODES, NULL, NULL,
-                       (struct kube_cache_opts){.extract = node_extract,
-                                                .free_item = node_free,
-                                                .on_add = cap_add,
-                                                .on_update = node_update,
-                                                .on_delete = any_delete});
-    ctl->gpunodes = cache(ctl, &CTL_GPUNODES, NULL, NULL,
-                          (struct kube_cache_opts){.extract = gpunode_extract,
-                                                   .free_item = gpunode_free,
-                                                   .on_add = cap_add,
-                                                   .on_update = gpunode_update,
+    switch (ctl->ncaches++) {
+    case 0:
+        ctl->nodes = cache(ctl, &KUBE_NODES, NULL, NULL,
+                           (struct kube_cache_opts){.extract = node_extract,
+                                                    .free_item = node_free,
+                                                    .on_add = cap_add,
+                                                    .on_update = node_update,
+                                                    .on_delete = any_delete});
+        break;
+    case 1:
+        ctl->gpunodes = cache(ctl, &CTL_GPUNODES, NULL, NULL,
+                              (struct kube_cache_opts){.extract = gpunode_extract,
+                                                       .free_item = gpunode_free,
+                                                       .on_add = cap_add,
+                                                       .on_update = gpunode_update,
+                                                       .on_delete = any_delete});
+        break;
+    case 2:
+        ctl->slices = cache(ctl, &CTL_GPUSLICES, NULL, NULL,
+                            (struct kube_cache_opts){.extract = slice_extract,
+                                                     .free_item = slice_free,
+                                                     .on_add = slice_add,
+                                                     .on_update = slice_update,
+                                                     .on_delete = any_delete});
+        break;
+    case 3:
+        ctl->bound = cache(
+            ctl, &KUBE_PODS, NULL, "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed",
+            (struct kube_cache_opts){
+                .extract = bound_extract, .free_item = upod_free, .on_delete = any_delete});
+        break;
+    case 4:
+        ctl->pods = cache(ctl, &KUBE_PODS, CTL_MANAGED "=true", NULL,
+                          (struct kube_cache_opts){.extract = pod_extract,
+                                                   .free_item = pod_free,
+                                                   .on_add = pod_add,
+                                                   .on_update = pod_update,
                                                    .on_delete = any_delete});
-    ctl->slices = cache(ctl, &CTL_GPUSLICES, NULL, NULL,
-                        (struct kube_cache_opts){.extract = slice_extract,
-                                                 .free_item = slice_free,
-                                                 .on_add = slice_add,
-                                                 .on_update = slice_update,
-                                                 .on_delete = any_delete});
+        break;
+    default:
+        ctl->ncaches = 5;
+        break;
+    }
 }
 
 static void on_gain(void *arg)
@@ -448,7 +472,7 @@ static int start(struct ctl *ctl, struct err **err)
     if (rc < 0)
         return err_wrap(err, "kube client");
     ctl->rec = kube_recorder_new(ctl->c, "slicer.dev/controller", ctl->cfg.identity);
-    start_caches(ctl);
+    start_next_cache(ctl);
     if (!ctl->cfg.leader_elect)
         return 0;
     struct kube_lease_opts lo = {.ns = ctl->cfg.lease_ns,

@@ -62,6 +62,7 @@ struct ctl {
     struct kube_recorder *rec;
     struct kube_lease *lease;
     struct kube_cache *pods, *bound, *nodes, *gpunodes, *slices;
+    unsigned ncaches; /* started so far (they start in turn) */
     struct kube_timer *pass_timer, *batch_timer, *retry_timer, *trim_timer;
     uint64_t retry_timer_at;
     uint32_t cap_gen; /* bumped whenever capacity may have grown */
