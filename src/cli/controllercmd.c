@@ -52,9 +52,11 @@ static const char controller_usage[] =
     "  -h, --help            this text\n"
     "\n"
     "Stops on SIGINT or SIGTERM (releasing the Lease so a standby takes over at once).\n"
-    "exit codes: 0 stopped cleanly, 2 usage error, 3 failure (kubeconfig, API server\n"
-    "unreachable at start, ...), 4 leadership lost (stop acting and exit, as client-go's\n"
-    "controllers do; the Deployment restarts the process as a standby)\n";
+    "An unreachable API server is retried with backoff, never fatal; nothing is written\n"
+    "until every watch has listed once and (with election) this replica leads.\n"
+    "exit codes: 0 stopped cleanly, 2 usage error, 3 failure (kubeconfig unreadable,\n"
+    "leader election options refused, event loop), 4 leadership lost (stop acting and exit,\n"
+    "as client-go's controllers do; the Deployment restarts the process as a standby)\n";
 
 enum {
     OPT_KUBECONFIG = 256,

@@ -28,6 +28,20 @@ trap 'exit 130' INT TERM
 source "$SRC/test/lib/check.sh"
 command -v jq >/dev/null || { echo "FAIL - jq is needed"; echo "0 passed, 1 failed"; exit 1; }
 
+# --- the command line (no cluster needed) ------------------------------------------------------------
+slicer controller --help
+expect_rc "slicer controller --help" 0
+expect_out "...documents every flag and exit code 4" '--retry-backoff MS.*|4 leadership lost'
+slicer controller --policy worst-fit
+expect_rc "an unknown --policy is a usage error" 2
+expect_err "...naming the valid ones" 'best-fit or first-fit'
+slicer controller --batch-window 5ms
+expect_rc "--batch-window takes whole milliseconds" 2
+slicer controller --lease-duration 3 --renew-deadline 3
+expect_rc "a renew deadline not below the lease duration is refused" 2
+slicer controller --kubeconfig "$T/none.yaml" --no-leader-elect
+expect_rc "an unreadable kubeconfig is a failure (exit 3)" 3
+
 if ! "$CLUSTER/up" --state "$STATE" >"$T/up.log" 2>&1; then
     echo "FAIL - test/cluster/up failed:"; tail -30 "$T/up.log"
     echo "0 passed, 1 failed"; exit 1
