@@ -163,8 +163,12 @@ no_double() {
         $s.placement.start + $s.placement.size) | "\($s.gpuUUID)/\(.)"] | group_by(.) |
         map(select(length > 1)) | .[] | .[0]')
     [[ -z "$out" ]] || return 1
-    out=$(k get gslice -A -o json | jq -r '[.items[] | .spec.podUID] | group_by(.) |
-        map(select(length > 1)) | .[] | .[0]')
+    local asks
+    asks=$(k get pod -n e2e -o json | jq -c '[.items[] | {key: .metadata.uid, value: ([.spec.containers[] |
+        .resources.limits // {} | to_entries[] | select(.key | startswith("mig.slicer.dev/")) |
+        .value | tonumber] | add // 0)}] | from_entries')
+    out=$(k get gslice -A -o json | jq -r --argjson a "$asks" '[.items[] | .spec.podUID] | group_by(.) |
+        map(select(length > ($a[.[0]] // 0))) | .[] | "pod \(.[0]): \(length) slices"')
     [[ -z "$out" ]]
 }
 log_has() { out=$(grep -cE -- "$2" "$1"); [[ "$out" -ge "${3:-1}" ]]; }
@@ -272,6 +276,25 @@ jq -nc '{apiVersion: "v1", kind: "Pod", metadata: {name: "bad", labels: {"slicer
 check "a pod whose ask cannot be read: InvalidRequest Warning" 10 event bad InvalidRequest 'Warning .*unknown profile'
 stays "...nothing allocated" 1 no_slices bad
 
+# --- a partial set, as a leader that crashed between two creates leaves it --------------------------------
+pod part 2 '{}' '[{"name":"example.com/hold"},{"name":"slicer.dev/gpu-slice"}]'
+UP=$(uid part)
+GB=$(gpu_uuid 2 0)
+free_start=$(k get gslice -A -o json | jq --arg g "$GB" '[.items[] | select(.spec.gpuUUID == $g) |
+    .spec.placement.start] as $u | [range(7) | select(. as $s | $u | index($s) | not)] | .[0]')
+jq -nc --arg u "$UP" --arg g "$GB" --argjson s "$free_start" '{apiVersion: "slicer.dev/v1alpha1",
+    kind: "GPUSlice", metadata: {name: "part-\($u[0:8])-0", namespace: "e2e", labels: {"slicer.dev/node":
+    "gpu-b", "slicer.dev/pod-uid": $u}, ownerReferences: [{apiVersion: "v1", kind: "Pod", name: "part",
+    uid: $u, controller: true}], finalizers: ["slicer.dev/teardown"]}, spec: {podName: "part", podUID: $u,
+    container: "devices-0", profile: "1g.5gb", nodeName: "gpu-b", gpuUUID: $g, placement: {start: $s,
+    size: 1}}}' | k create -f - >/dev/null
+k patch pod -n e2e part --type=json -p '[{"op":"remove","path":"/spec/schedulingGates/0"}]' >/dev/null
+check "a pod with 1 of its 2 slices (a crash mid-batch): the partial set is released" 10 releasing "part-${UP:0:8}-0"
+check "...SliceReleased saying why" 10 event part SliceReleased 'incomplete'
+agent_teardown
+check "...and the pod is placed again with both slices" 15 has_slices part 2
+check "...nothing handed out twice" 5 no_double
+
 # --- a standby, then kill -9 the leader -------------------------------------------------------------
 "$SLICER" controller --kubeconfig "$KUBECONFIG" --identity ctl-b "${ELECT[@]}" --log-level debug \
     >"$T/ctl-b.log" 2>&1 &
@@ -294,7 +317,7 @@ check "...ungates the pod whose slice became Ready meanwhile" 15 ungated kq
 check "...and nothing is placed twice (GPU memory slices, slices per pod)" 5 no_double
 cnt=$(k get gslice -n e2e -o name | wc -l)
 want=$(k get pod -n e2e -l slicer.dev/managed=true -o json | jq '[.items[] | select(.metadata.name |
-    test("^(p[2-8]|kq|sb1|sb2)$"))] | length')
+    test("^(p[2-8]|kq|sb1|sb2)$"))] | length + 2') # + part's two
 [[ "$cnt" == "$want" ]] && ok "...one slice per placed pod ($cnt)" || fail "...one slice per placed pod" "$want slices, not $cnt"
 
 # --- a frozen leader loses the Lease and exits 4 ------------------------------------------------------
