@@ -455,34 +455,30 @@ static void reconcile_orphan(void *arg, const char *key, const void *item)
                     "%s: releasing its MIG slices", ctl_release_why_str(CTL_REL_POD_GONE));
 }
 
-static bool slice_seen(struct ctl *ctl, const char *key)
+/* The cached GPUSlice of key "ns/name", or NULL. */
+static const struct ctl_slice *cached_slice(struct ctl *ctl, const char *key)
 {
     char ns[256];
     const char *slash = strchr(key, '/');
     if (slash == NULL || (size_t)(slash - key) >= sizeof ns)
-        return true;
+        return NULL;
     memcpy(ns, key, (size_t)(slash - key));
     ns[slash - key] = '\0';
-    return kube_cache_get(ctl->slices, ns, slash + 1) != NULL;
+    return kube_cache_get(ctl->slices, ns, slash + 1);
 }
 
+/* A finished release is forgotten once the cache shows the object deleted or gone. */
 static bool release_seen(struct ctl *ctl, const char *key)
 {
-    if (!slice_seen(ctl, key))
-        return true; /* gone */
-    char ns[256];
-    const char *slash = strchr(key, '/');
-    memcpy(ns, key, (size_t)(slash - key));
-    ns[slash - key] = '\0';
-    const struct ctl_slice *s = kube_cache_get(ctl->slices, ns, slash + 1);
-    return s->deleting;
+    const struct ctl_slice *s = cached_slice(ctl, key);
+    return s == NULL || s->deleting;
 }
 
 /* Forgets what the caches show by now: assumed creations, finished releases. */
 static void prune(struct ctl *ctl)
 {
     for (size_t i = 0; i < ctl->nassumed;) {
-        if (slice_seen(ctl, ctl->assumed[i].key))
+        if (cached_slice(ctl, ctl->assumed[i].key) != NULL)
             ctl_assumed_seen(ctl, ctl->assumed[i].key);
         else
             i++;
