@@ -201,6 +201,9 @@ out=$(jq -c '[.metadata.labels, .metadata.finalizers, (.metadata.ownerReferences
     && ok "...labels node and pod-uid, finalizer slicer.dev/teardown, owned by the pod (controller)" \
     || fail "...labels, finalizer, owner" "the contract's metadata"
 check "...SliceScheduled Event on the pod naming node and GPU" 10 event p1 SliceScheduled "Normal node gpu-a: 1g.5gb on $GA at start"
+reporter() { out=$(k get events -n e2e -o json | jq -r '.items[] | select(.involvedObject.name == "p1" and
+    .reason == "SliceScheduled") | "\(.reportingComponent)/\(.reportingInstance)"'); [[ "$out" == "slicer.dev/controller/ctl-a" ]]; }
+check "...reported by slicer.dev/controller, instance ctl-a (--identity)" 5 reporter
 stays "...and the pod stays gated until its slice is Ready" 2 gated p1
 
 agent_ready "$S1"
