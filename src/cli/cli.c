@@ -17,6 +17,8 @@ static const struct cli_command commands[] = {
      CLI_ARGV_COMMAND},
     {"status", "show this node's GPUs, their MIG slices and who holds them", cmd_status, 0},
     {"webhook", "serve the mutating admission webhook for pods (HTTPS)", cmd_webhook, 0},
+    {"controller", "place MIG pods across the cluster: GPUSlices, ungate, release", cmd_controller,
+     0},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

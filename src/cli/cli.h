@@ -69,4 +69,7 @@ int cmd_status(int argc, char **argv);
 /* `slicer webhook` (webhookcmd.c). */
 int cmd_webhook(int argc, char **argv);
 
+/* `slicer controller` (controllercmd.c). */
+int cmd_controller(int argc, char **argv);
+
 #endif

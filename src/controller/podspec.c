@@ -182,6 +182,7 @@ int ctl_pod_parse(const json_t *pod, struct ctl_pod *out, struct err **err)
     const char *phase = json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
     snprintf(out->phase, sizeof out->phase, "%s", phase ? phase : "Pending");
     out->gate = gate_state(json_object_get(spec, "schedulingGates"));
+    out->asks = xcalloc(CTL_MAX_ASKS, sizeof *out->asks); /* shrunk to nasks below */
     size_t i;
     json_t *c;
     int rc = 0;
@@ -199,6 +200,7 @@ int ctl_pod_parse(const json_t *pod, struct ctl_pod *out, struct err **err)
         ctl_pod_free(out);
         return err_wrap(err, "pod %s/%s", ns, name);
     }
+    out->asks = xreallocarray(out->asks, out->nasks ? out->nasks : 1, sizeof *out->asks);
     pod_demands(spec, out);
     out->node_selector = copy_of(json_object_get(spec, "nodeSelector"));
     out->tolerations = copy_of(json_object_get(spec, "tolerations"));
@@ -214,6 +216,7 @@ void ctl_pod_free(struct ctl_pod *p)
     free(p->ns);
     free(p->name);
     free(p->uid);
+    free(p->asks);
     json_decref(p->node_selector);
     json_decref(p->affinity_terms);
     json_decref(p->tolerations);
@@ -254,4 +257,16 @@ void ctl_node_free(struct ctl_node *n)
     json_decref(n->labels);
     json_decref(n->taints);
     memset(n, 0, sizeof *n);
+}
+
+static bool json_same(const json_t *a, const json_t *b)
+{
+    return (a == NULL && b == NULL) || (a && b && json_equal(a, b));
+}
+
+bool ctl_node_equal(const struct ctl_node *a, const struct ctl_node *b)
+{
+    return strcmp(a->name, b->name) == 0 && a->unschedulable == b->unschedulable &&
+           a->cpu_milli == b->cpu_milli && a->memory_bytes == b->memory_bytes &&
+           a->pods == b->pods && json_same(a->labels, b->labels) && json_same(a->taints, b->taints);
 }

@@ -40,7 +40,7 @@ struct ctl_pod {
     bool terminating; /* deletionTimestamp set */
     char phase[16];   /* Pending, Running, Succeeded, Failed, Unknown */
     unsigned nasks;
-    struct ctl_ask asks[CTL_MAX_ASKS];
+    struct ctl_ask *asks;            /* owned, nasks entries (at most CTL_MAX_ASKS) */
     int64_t cpu_milli, memory_bytes; /* the pod's effective requests */
     json_t *node_selector;           /* object or NULL */
     json_t *affinity_terms;          /* required nodeSelectorTerms (array) or NULL */
@@ -70,5 +70,8 @@ void ctl_pod_free(struct ctl_pod *p);
 /* Fills *out from a Node object. Release with ctl_node_free. */
 int ctl_node_parse(const json_t *node, struct ctl_node *out, struct err **err) WARN_UNUSED;
 void ctl_node_free(struct ctl_node *n);
+/* Same schedulability, labels, taints and allocatable: a change may change
+ * where pods fit; a status heartbeat alone does not. */
+bool ctl_node_equal(const struct ctl_node *a, const struct ctl_node *b);
 
 #endif
