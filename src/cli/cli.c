@@ -12,7 +12,8 @@
 
 static const struct cli_command commands[] = {
     {"plan", "plan MIG slices for a set of GPUs offline and draw where they go", cmd_plan, 0},
-    {"agent", "run the node agent (--host: own this machine's GPUs, no Kubernetes)", cmd_agent, 0},
+    {"agent", "run the node agent: a Kubernetes GPU node's, or --host for one machine alone",
+     cmd_agent, 0},
     {"run", "run a command on MIG slices from the host agent, release them after", cmd_run,
      CLI_ARGV_COMMAND},
     {"status", "show this node's GPUs, their MIG slices and who holds them", cmd_status, 0},
@@ -42,7 +43,7 @@ void cli_usage(FILE *out)
           "commands:\n",
           out);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fputs("\n"
           "global options (before COMMAND; also after it, except for `slicer run`):\n"
           "  --log-level LEVEL    error, warn, info (default) or debug; logs go to stderr\n"

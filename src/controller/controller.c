@@ -466,7 +466,8 @@ static int start(struct ctl *ctl, struct err **err)
     int rc = kube_config_load(ctl->cfg.kubeconfig, NULL, &kc, err);
     if (rc < 0)
         return err_wrap(err, "loading the kubeconfig");
-    struct kube_client_opts o = {.user_agent = "slicer-controller"};
+    struct kube_client_opts o = {
+        .user_agent = "slicer-controller", .qps = ctl->cfg.qps, .burst = ctl->cfg.burst};
     rc = kube_client_new(kc, &o, &ctl->c, err);
     kube_config_free(kc);
     if (rc < 0)
@@ -488,40 +489,18 @@ static int start(struct ctl *ctl, struct err **err)
     return rc < 0 ? err_wrap(err, "leader election") : 0;
 }
 
-/* Hands the Lease back (holder "", duration 1 s) when we hold it, so that a
- * standby takes over at once. Blocking; outside the loop, at shutdown. (Not
- * kube_lease_release: it reads the Lease's name after freeing the elector.) */
-static int release_lease(struct ctl *ctl, struct err **err)
-{
-    bool leading = kube_lease_is_leader(ctl->lease);
-    kube_lease_stop(ctl->lease);
-    ctl->lease = NULL;
-    struct kube_call k = {
-        .gvr = &KUBE_LEASES, .ns = ctl->cfg.lease_ns, .name = ctl->cfg.lease_name};
-    json_t *obj = NULL;
-    int rc = leading ? kube_get(ctl->c, &k, &obj, err) : 0;
-    if (rc < 0 || obj == NULL)
-        return rc;
-    struct kube_lease_record rec;
-    kube_lease_from_json(obj, &rec);
-    if (strcmp(rec.holder, ctl->cfg.identity) == 0) {
-        rec.holder[0] = '\0';
-        rec.duration_s = 1;
-        kube_micro_time(rec.renew, sizeof rec.renew);
-        kube_lease_to_json(obj, &rec);
-        rc = kube_update(ctl->c, &k, obj, NULL, err);
-    }
-    json_decref(obj);
-    return rc;
-}
-
 static void stop(struct ctl *ctl, bool release)
 {
     struct err *e = NULL;
     ctl->stopping = true;
-    if (ctl->lease && release && release_lease(ctl, &e) < 0) {
-        log_warn("controller: releasing the lease: %s", err_msg(e));
-        err_free(&e);
+    /* Hand the Lease back (holder "", 1 s) so that a standby takes over at once. */
+    if (ctl->lease && release) {
+        struct kube_lease *l = ctl->lease;
+        ctl->lease = NULL;
+        if (kube_lease_release(l, &e) < 0) {
+            log_warn("controller: releasing the lease: %s", err_msg(e));
+            err_free(&e);
+        }
     }
     kube_lease_stop(ctl->lease);
     kube_cache_stop(ctl->pods);

@@ -19,6 +19,7 @@ struct ctl_config {
     const char *lease_ns, *lease_name, *identity;
     int lease_ms, renew_ms, retry_ms; /* leader election */
     int retry_backoff_ms;             /* before placing again after a Failed slice */
+    int qps, burst;                   /* the kube client's rate limit */
 };
 
 enum ctl_outcome {

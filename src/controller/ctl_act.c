@@ -690,6 +690,16 @@ static void placed(struct ctl *ctl, const struct ctl_view *v, const struct mpod 
     log_info("controller: pod %s/%s placed: %s", m->pod.ns, m->pod.name, note);
 }
 
+/* "2 x 1g.5gb, 1 x 3g.20gb": what the pod asks for, for its NoCapacity note. */
+static void asks_summary(const struct ctl_pod *p, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (unsigned k = 0; k < p->nasks && len < cap; k++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%u x %s", k ? ", " : "", p->asks[k].count,
+                                p->asks[k].profile);
+}
+
 static void schedule(struct ctl *ctl, struct index *ix, struct mpod **cand, size_t ncand)
 {
     struct gather g;
@@ -710,8 +720,11 @@ static void schedule(struct ctl *ctl, struct index *ix, struct mpod **cand, size
         }
         struct kube_event_ref ref = pod_ref(cand[i]->pod.ns, cand[i]->pod.name, cand[i]->pod.uid);
         cand[i]->nocap_gen = ctl->cap_gen;
+        char asks[256];
+        asks_summary(&cand[i]->pod, asks, sizeof asks);
         kube_event_emit(ctl->rec, &ref, KUBE_EVENT_WARNING, "NoCapacity", "Place",
-                        "%s; waiting until capacity frees", d[i].why);
+                        "no node can take %s now: %s; waiting until capacity frees", asks,
+                        d[i].why);
         log_info("controller: pod %s/%s waits: %s", cand[i]->pod.ns, cand[i]->pod.name, d[i].why);
     }
     free(d);

@@ -9,8 +9,6 @@
 #include "core/catalog.h"
 #include "kube/kube_cache.h"
 
-const struct kube_gvr CTL_GPUNODES = {"slicer.dev", "v1alpha1", "gpunodes", false};
-
 static bool has(const struct ctl_offer *o, const char *name)
 {
     for (size_t i = 0; i < o->n; i++)

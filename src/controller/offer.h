@@ -17,7 +17,7 @@
 
 #define CTL_OFFER_MAX 128 /* distinct profile names */
 
-extern const struct kube_gvr CTL_GPUNODES; /* slicer.dev/v1alpha1 gpunodes, cluster-scoped */
+extern const struct kube_gvr CTL_GPUNODES; /* slicer.dev/v1alpha1 gpunodes (controller.c) */
 
 struct ctl_offer {
     size_t n;

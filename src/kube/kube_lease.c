@@ -306,8 +306,9 @@ int kube_lease_release(struct kube_lease *l, struct err **err)
 {
     bool leading = kube_lease_is_leader(l);
     struct kube_client *c = l->c;
-    struct kube_call k = {.gvr = &KUBE_LEASES, .ns = l->ns, .name = l->name};
-    char *identity = xstrdup(l->identity);
+    /* kube_lease_stop frees l and its strings: keep copies for the calls below. */
+    char *ns = xstrdup(l->ns), *name = xstrdup(l->name), *identity = xstrdup(l->identity);
+    struct kube_call k = {.gvr = &KUBE_LEASES, .ns = ns, .name = name};
     kube_lease_stop(l);
     int rc = 0;
     json_t *obj = NULL;
@@ -324,5 +325,7 @@ int kube_lease_release(struct kube_lease *l, struct err **err)
         json_decref(obj);
     }
     free(identity);
+    free(name);
+    free(ns);
     return rc;
 }

@@ -223,7 +223,7 @@ all_placed() { local i; for i in 2 3 4 5 6 7; do has_slices "p$i" || return 1; d
 check "six more 1g.5gb pods are placed on the same GPU" 20 all_placed
 check "...no memory slice of a GPU is handed out twice" 5 no_double
 pod p8 1
-check "the 8th 1g.5gb pod gets NoCapacity, saying why" 15 event p8 NoCapacity 'Warning 0/1 nodes can take it: 1 without room on their GPUs'
+check "the 8th 1g.5gb pod gets NoCapacity, saying why" 15 event p8 NoCapacity 'Warning no node can take 1 x 1g.5gb now: 0/1 nodes can take it: 1 without room on their GPUs'
 stays "...stays gated, without slices" 2 no_slices p8
 n_waits=$(grep -c 'pod e2e/p8 waits' "$T/ctl-a.log")
 agent_report gpu-a 1 # a heartbeat: a new heartbeatTime, the same instances
