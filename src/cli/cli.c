@@ -55,7 +55,8 @@ void cli_usage(FILE *out)
           "  0  success\n"
           "  1  slicer plan: at least one request could not be placed\n"
           "  2  usage error: unknown command, option or value\n"
-          "  3  failure (NVML, journal, socket, ...)\n"
+          "  3  failure (NVML, journal, socket, API server configuration, ...)\n"
+          "  4  slicer controller: leadership lost (it stops acting and exits)\n"
           "  slicer run exits with its command's code (125 when slicer run itself fails)\n",
           out);
 }
