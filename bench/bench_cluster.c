@@ -4,14 +4,16 @@
  * controller, agents, scheduler, kwok) sustains.
  *
  * It creates N pods asking `nvidia.com/mig-<profile>: 1` (through the real
- * webhook), CONCURRENCY requests in flight, while a watch records when each is
+ * webhook) at RATE pods/s (at most CONCURRENCY requests in flight), while a
+ * watch records when each is
  * first seen without slicer's gate and first seen Running. Times run from the
  * moment the create request is handed to the client. Needs a cluster that
  * scripts/bench-cluster.sh set up (nodes, agents, webhook, controller).
  *
  * usage: bench_cluster [--quick]   with SLICER_BENCH_CLUSTER_KUBECONFIG set
- *        (skipped otherwise); SLICER_BENCH_PODS, SLICER_BENCH_PROFILE override
- *        the defaults (1000 pods, 100 with --quick; 1g.5gb). */
+ *        (skipped otherwise); SLICER_BENCH_PODS, SLICER_BENCH_PROFILE and
+ *        SLICER_BENCH_RATE override the defaults (1000 pods, 100 with --quick;
+ *        1g.5gb; 100 pods/s, the rate slicer is meant to sustain). */
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,6 +40,7 @@ struct run {
     double *t_create, *t_gate, *t_run;
     double t_first, t_last;
     const char *profile;
+    double rate; /* pods/s offered */
     struct kube_client *c;
 };
 
@@ -154,9 +157,10 @@ static int drive(struct run *r)
     struct err *e = NULL;
     double t0 = now();
     while (r->running < r->n - r->failed && now() - t0 < TIMEOUT_S) {
-        while (r->sent < r->n && r->sent - r->done_create < CONCURRENCY)
+        long due = (long)((now() - t0) * r->rate) + 1;
+        while (r->sent < r->n && r->sent < due && r->sent - r->done_create < CONCURRENCY)
             send_one(r);
-        if (kube_client_step(r->c, 100, &e) < 0) {
+        if (kube_client_step(r->c, r->sent < r->n ? 5 : 100, &e) < 0) {
             fprintf(stderr, "bench_cluster: %s\n", err_msg(e));
             err_free(&e);
             return -1;
@@ -167,8 +171,9 @@ static int drive(struct run *r)
 
 static void report(const struct run *r)
 {
-    printf("\ncluster: %ld pods asking nvidia.com/mig-%s: 1, %d creates in flight\n", r->n,
-           r->profile, CONCURRENCY);
+    printf("\ncluster: %ld pods asking nvidia.com/mig-%s: 1, created at %.0f pods/s (at most %d "
+           "in flight)\n",
+           r->n, r->profile, r->rate, CONCURRENCY);
     printf("%-24s %10s %10s %10s %8s\n", "ms from create", "p50", "p99", "max", "pods");
     row("to gate removed", r->t_create, r->t_gate, r->n);
     row("to Running", r->t_create, r->t_run, r->n);
@@ -186,7 +191,11 @@ int main(int argc, char **argv)
         printf("cluster: skipped (scripts/bench-cluster.sh sets up a cluster and runs this)\n");
         return 0;
     }
-    struct run r = {.n = quick ? 100 : 1000, .profile = "1g.5gb"};
+    struct run r = {.n = quick ? 100 : 1000, .profile = "1g.5gb", .rate = 100};
+    if (getenv("SLICER_BENCH_RATE"))
+        r.rate = strtod(getenv("SLICER_BENCH_RATE"), NULL);
+    if (!(r.rate >= 1 && r.rate <= 100000))
+        r.rate = 100;
     if (getenv("SLICER_BENCH_PODS"))
         r.n = strtol(getenv("SLICER_BENCH_PODS"), NULL, 10);
     if (getenv("SLICER_BENCH_PROFILE"))

@@ -60,6 +60,7 @@ struct agent {
     size_t ngpus;
     bool have_inventory, synced, discovering, rebooted, stopping;
     bool nvml_ok;
+    bool node_dirty; /* instances changed since the GPUNode was last written */
     char nvml_msg[CL_MSG_MAX];
     char ready_since[40];
     bool ready_published, ready_last;
@@ -651,8 +652,7 @@ static void on_job(struct agent *a, struct cw_job *job)
         create_failed(a, job, t);
     else
         destroyed(a, job, t);
-    if (!a->stopping)
-        publish_node(a);
+    a->node_dirty = true; /* the next tick rewrites the GPUNode's instances */
     sync_key(a, job->key);
 }
 
@@ -717,15 +717,23 @@ static json_t *node_status(struct agent *a, bool ready, const char *reason, cons
     return cl_gpunode_status(a->gpus, a->ngpus, a->j, &info);
 }
 
-static void publish_node(struct agent *a)
+/* Rewrites the GPUNode's status; `capacity`: the Node's capacity too (which
+ * depends only on the GPUs, not on their instances: at start and heartbeats). */
+static void publish(struct agent *a, bool capacity)
 {
     bool ready = a->nvml_ok && a->have_inventory;
     json_t *st = ready ? node_status(a, true, "AgentRunning", "the agent runs and reads NVML")
                        : node_status(a, false, "NVMLError", a->nvml_msg);
     struct kube_call k = {.gvr = &GPUNODES, .name = a->cfg->node, .subresource = "status"};
+    a->node_dirty = false;
     send_write(a, KUBE_PATCH_MERGE, &k, json_pack("{s:o}", "status", st), a->cfg->node, W_GPUNODE);
-    if (ready)
+    if (ready && capacity)
         publish_capacity(a);
+}
+
+static void publish_node(struct agent *a)
+{
+    publish(a, true);
 }
 
 static void discover(struct agent *a)
@@ -769,6 +777,10 @@ static void on_tick(void *arg)
         free(keys[i]);
     }
     free(keys);
+    /* Instances changed since the last GPUNode write: one write per tick at most, however
+     * many slices a burst made (each write is the whole status of every GPU). */
+    if (a->node_dirty && !a->stopping)
+        publish(a, false);
     kube_timer_add(a->c, TICK_MS, on_tick, tm);
 }
 

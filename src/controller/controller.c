@@ -469,6 +469,9 @@ static int start(struct ctl *ctl, struct err **err)
     struct kube_client_opts o = {
         .user_agent = "slicer-controller", .qps = ctl->cfg.qps, .burst = ctl->cfg.burst};
     rc = kube_client_new(kc, &o, &ctl->c, err);
+    struct kube_client_opts lo_opts = {.user_agent = "slicer-controller/leader-election"};
+    if (rc == 0 && ctl->cfg.leader_elect)
+        rc = kube_client_new(kc, &lo_opts, &ctl->lc, err);
     kube_config_free(kc);
     if (rc < 0)
         return err_wrap(err, "kube client");
@@ -485,7 +488,7 @@ static int start(struct ctl *ctl, struct err **err)
                                  .on_gain = on_gain,
                                  .on_loss = on_loss,
                                  .arg = ctl};
-    rc = kube_lease_start(ctl->c, &lo, &ctl->lease, err);
+    rc = kube_lease_start(ctl->lc, &lo, &ctl->lease, err);
     return rc < 0 ? err_wrap(err, "leader election") : 0;
 }
 
@@ -512,6 +515,8 @@ static void stop(struct ctl *ctl, bool release)
         kube_recorder_free(ctl->rec);
     if (ctl->c)
         kube_client_free(ctl->c);
+    if (ctl->lc)
+        kube_client_free(ctl->lc);
     ctl_assumed_free_all(ctl);
     ctl_pend_free(&ctl->releases);
     ctl_pend_free(&ctl->ungates);
@@ -550,7 +555,9 @@ static int loop(struct ctl *ctl, int ep, int sfd, struct err **err)
                 }
                 continue;
             }
-            if (kube_client_dispatch(ctl->c, err) < 0)
+            struct kube_client *c =
+                ctl->lc && ev[i].data.fd == kube_client_fd(ctl->lc) ? ctl->lc : ctl->c;
+            if (kube_client_dispatch(c, err) < 0)
                 return err_wrap(err, "kube client");
         }
     }
@@ -577,6 +584,8 @@ int ctl_run(const struct ctl_config *cfg, struct err **err)
         rc = err_set(err, errno, "epoll_create1: %s", strerror(errno));
     if (rc == 0 && (rc = add_fd(ep, kube_client_fd(ctl->c), err)) == 0)
         rc = add_fd(ep, sfd, err);
+    if (rc == 0 && ctl->lc)
+        rc = add_fd(ep, kube_client_fd(ctl->lc), err);
     if (rc == 0) {
         log_info("controller: started as %s (%s, batch window %d ms%s)", cfg->identity,
                  place_policy_name(cfg->policy), cfg->batch_window_ms,

@@ -59,6 +59,9 @@ struct pendset {
 struct ctl {
     struct ctl_config cfg;
     struct kube_client *c;
+    /* The Lease's own client (own connection and rate limit), so that a renewal never
+     * waits behind a burst of slice writes: client-go's controllers do the same. */
+    struct kube_client *lc;
     struct kube_recorder *rec;
     struct kube_lease *lease;
     struct kube_cache *pods, *bound, *nodes, *gpunodes, *slices;

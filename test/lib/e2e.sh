@@ -48,7 +48,8 @@ e2e_up() {
     . "$STATE/cluster.env"
     export KUBECONFIG
     k apply -f "$SRC/deploy/base/namespace.yaml" -f "$SRC/deploy/base/crd-gpunodes.yaml" \
-        -f "$SRC/deploy/base/crd-gpuslices.yaml" -f "$SRC/deploy/base/rbac.yaml" >/dev/null
+        -f "$SRC/deploy/base/crd-gpuslices.yaml" -f "$SRC/deploy/base/rbac.yaml" \
+        -f "$SRC/deploy/base/flowschema.yaml" >/dev/null
     k wait --for=condition=Established --timeout=60s crd/gpunodes.slicer.dev \
         crd/gpuslices.slicer.dev >/dev/null
     k kustomize "$SRC/deploy/overlays/emulated" >"$T/emulated.yaml"
