@@ -34,7 +34,10 @@ trap 'exit 130' INT TERM
 t0=$SECONDS
 e2e_up
 e2e_webhook || { echo "bench-cluster: the webhook did not start" >&2; exit 1; }
-e2e_controller bench
+# The Deployment's flags, but a longer Lease: on this 2-core machine the apiserver, starved by
+# 100 agents and a 1000-pod burst, answers a renewal in more than the default 10 s, and a
+# controller that cannot renew steps down and exits (as client-go's do); here nobody restarts it.
+e2e_controller bench --lease-duration 60 --renew-deadline 40 --retry-period 5
 for i in $(seq 0 $((nodes - 1))); do
     "$CLUSTER/add-gpu-node" "gpu-$i" --state "$STATE" --gpus 8 --model A100-SXM4-40GB \
         --label slicer.dev/emulated-gpus=true --no-wait >>"$T/nodes.log" 2>&1 ||
