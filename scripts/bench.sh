@@ -2,7 +2,8 @@
 # The benchmarks, as `make bench` runs them: scripts/bench.sh BUILD_DIR [--quick]
 # BUILD_DIR is an optimised (Release) build that is already built. Runs
 # bench_place first, then every other bench_* executable found there, then
-# the cluster benchmark (scripts/bench-cluster.sh), and prints their tables (docs/benchmarks.md explains them).
+# the cluster benchmark (scripts/bench-cluster.sh), and prints their tables
+# (docs/benchmarks.md explains them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
