@@ -17,34 +17,30 @@ static bool has(const struct ctl_offer *o, const char *name)
     return false;
 }
 
-static bool known(const char *name)
+/* Adds the profiles of `model` that are not there yet. */
+static void add_model(struct ctl_offer *o, const struct cat_gpu *model)
 {
-    for (size_t m = 0; m < cat_gpu_count(); m++)
-        if (cat_profile_index(cat_gpu_at(m), name) >= 0)
+    for (unsigned p = 0; p < model->nprofiles; p++) {
+        const char *name = model->profiles[p].name;
+        if (o->n < CTL_OFFER_MAX && strlen(name) < sizeof o->names[0] && !has(o, name))
+            memcpy(o->names[o->n++], name, strlen(name) + 1);
+    }
+}
+
+static bool offers_model(const struct ctl_gpunode *g, const struct cat_gpu *model)
+{
+    for (size_t i = 0; i < g->ngpus; i++)
+        if (g->gpus[i].mig && g->gpus[i].model == model)
             return true;
     return false;
 }
 
-static void add(struct ctl_offer *o, const char *name)
-{
-    if (name == NULL || o->n >= CTL_OFFER_MAX || strlen(name) >= sizeof o->names[0] ||
-        has(o, name) || !known(name))
-        return;
-    memcpy(o->names[o->n++], name, strlen(name) + 1);
-}
-
-void ctl_offer_of_gpunode(const json_t *gpunode, struct ctl_offer *out)
+void ctl_offer_of_gpunode(const struct ctl_gpunode *g, struct ctl_offer *out)
 {
     out->n = 0;
-    json_t *gpus = json_object_get(json_object_get(gpunode, "status"), "gpus"), *gpu, *prof;
-    size_t i, j;
-    json_array_foreach(gpus, i, gpu)
-    {
-        if (!json_is_true(json_object_get(gpu, "migMode")))
-            continue;
-        json_array_foreach(json_object_get(gpu, "profiles"), j, prof)
-            add(out, json_string_value(json_object_get(prof, "name")));
-    }
+    for (size_t m = 0; m < cat_gpu_count(); m++)
+        if (offers_model(g, cat_gpu_at(m)))
+            add_model(out, cat_gpu_at(m));
 }
 
 struct ctl_offer_watch {
@@ -58,42 +54,54 @@ struct ctl_offer_watch {
 static void *extract(void *arg, json_t *obj)
 {
     (void)arg;
-    struct ctl_offer *o = xmalloc(sizeof *o);
-    ctl_offer_of_gpunode(obj, o);
-    return o;
+    struct ctl_gpunode *g = xmalloc(sizeof *g);
+    if (ctl_gpunode_parse(obj, g, NULL) < 0) {
+        free(g);
+        return NULL;
+    }
+    return g;
 }
 
-static void gather(void *arg, const char *key, const void *item)
+static void free_item(void *item)
+{
+    ctl_gpunode_free(item);
+    free(item);
+}
+
+struct gather {
+    const struct cat_gpu *model;
+    bool found;
+};
+
+static void find_model(void *arg, const char *key, const void *item)
 {
     (void)key;
-    struct ctl_offer *all = arg;
-    const struct ctl_offer *o = item;
-    for (size_t i = 0; i < o->n; i++)
-        add(all, o->names[i]);
+    struct gather *g = arg;
+    g->found = g->found || offers_model(item, g->model);
 }
 
-/* Recomputes the union in catalog order and reports it when it changed. */
+/* Recomputes the union (catalog order) and reports it when it changed. */
 static void recompute(struct ctl_offer_watch *w)
 {
     if (!kube_cache_synced(w->cache))
         return;
-    struct ctl_offer *all = xcalloc(1, sizeof *all), *ordered = xcalloc(1, sizeof *ordered);
-    kube_cache_foreach(w->cache, gather, all);
-    for (size_t m = 0; m < cat_gpu_count(); m++)
-        for (unsigned p = 0; p < cat_gpu_at(m)->nprofiles; p++)
-            if (has(all, cat_gpu_at(m)->profiles[p].name))
-                add(ordered, cat_gpu_at(m)->profiles[p].name);
-    if (!w->reported || ordered->n != w->last.n ||
-        memcmp(ordered->names, w->last.names, sizeof ordered->names[0] * ordered->n) != 0) {
+    struct ctl_offer *all = xcalloc(1, sizeof *all);
+    for (size_t m = 0; m < cat_gpu_count(); m++) {
+        struct gather g = {cat_gpu_at(m), false};
+        kube_cache_foreach(w->cache, find_model, &g);
+        if (g.found)
+            add_model(all, g.model);
+    }
+    if (!w->reported || all->n != w->last.n ||
+        memcmp(all->names, w->last.names, sizeof all->names[0] * all->n) != 0) {
         const char *names[CTL_OFFER_MAX];
-        for (size_t i = 0; i < ordered->n; i++)
-            names[i] = ordered->names[i];
-        w->last = *ordered;
+        for (size_t i = 0; i < all->n; i++)
+            names[i] = all->names[i];
+        w->last = *all;
         w->reported = true;
-        w->changed(w->arg, names, ordered->n);
+        w->changed(w->arg, names, all->n);
     }
     free(all);
-    free(ordered);
 }
 
 static void on_add(void *arg, const char *key, const void *item)
@@ -104,8 +112,9 @@ static void on_add(void *arg, const char *key, const void *item)
 
 static void on_update(void *arg, const char *key, const void *old, const void *item)
 {
-    (void)key, (void)old, (void)item;
-    recompute(arg);
+    (void)key;
+    if (!ctl_gpunode_equal(old, item)) /* not for a heartbeat alone */
+        recompute(arg);
 }
 
 static void on_synced(void *arg)
@@ -122,6 +131,7 @@ struct ctl_offer_watch *ctl_offer_watch_start(struct kube_client *c, ctl_offer_f
     struct kube_cache_opts o = {
         .spec = {.gvr = &CTL_GPUNODES},
         .extract = extract,
+        .free_item = free_item,
         .on_add = on_add,
         .on_update = on_update,
         .on_delete = on_add,

@@ -1,17 +1,19 @@
-/* offer — the MIG profiles the cluster offers: the union, over every
- * GPUNode, of the profiles of its GPUs that have MIG mode on. The webhook
+/* offer — the MIG profiles the cluster offers: every profile of the catalog
+ * model of each MIG-enabled GPU that some GPUNode lists, i.e. exactly what the
+ * controller can place (it places by catalog model, see view.c). The webhook
  * names these when it refuses a pod, and accepts only these.
  *
- * ctl_offer_of_gpunode is the pure part (one GPUNode object -> its profile
- * names); ctl_offer_watch keeps a GPUNode cache on a kube client and calls
- * `changed` with the union, in catalog order, whenever it changes (and once
- * after the first list). Callbacks run in the client's dispatch. */
+ * ctl_offer_of_gpunode is the pure part (one parsed GPUNode -> its profile
+ * names); ctl_offer_watch keeps a GPUNode cache (ctl_gpunode_parse) on a kube
+ * client and calls `changed` with the union, in catalog order, after the first
+ * list and whenever it changes (a heartbeat alone does not). Callbacks run in
+ * the client's dispatch. */
 #ifndef SLICER_CONTROLLER_OFFER_H
 #define SLICER_CONTROLLER_OFFER_H
 
-#include <jansson.h>
 #include <stddef.h>
 
+#include "controller/slice.h"
 #include "kube/kube_http.h"
 #include "kube/kube_req.h"
 
@@ -24,10 +26,9 @@ struct ctl_offer {
     char names[CTL_OFFER_MAX][32]; /* catalog names, "1g.5gb+me" */
 };
 
-/* The distinct profile names of `gpunode`'s MIG-enabled GPUs (status.gpus[]
- * with migMode true), in the order they appear; names the catalog does not
- * know are skipped. */
-void ctl_offer_of_gpunode(const json_t *gpunode, struct ctl_offer *out);
+/* The distinct profile names of `g`'s MIG-enabled GPUs whose model the
+ * catalog knows, in catalog order. */
+void ctl_offer_of_gpunode(const struct ctl_gpunode *g, struct ctl_offer *out);
 
 /* Called with the union (names[0..n), catalog order); n == 0 means no GPUNode
  * offers anything (yet). */

@@ -183,13 +183,14 @@ spec: {nodeName: h100-node}
 EOF
 k patch gpunode h100-node --subresource=status --type=merge -p '{"status":{"gpuCount":1,"gpus":[
   {"index":0,"uuid":"GPU-11111111-2222-3333-4444-555555555555","model":"NVIDIA H100 80GB HBM3","migMode":true,
-   "profiles":[{"name":"1g.10gb"},{"name":"3g.40gb"},{"name":"7g.80gb"}]}]}}' >/dev/null
-offered() { grep -q 'the cluster offers 3 MIG profile(s): 1g.10gb, 3g.40gb, 7g.80gb' "$T/webhook.log"; }
+   "profiles":[{"name":"1g.10gb"}]}]}}' >/dev/null
+H100="1g.10gb, 1g.10gb+me, 1g.20gb, 2g.20gb, 3g.40gb, 4g.40gb, 7g.80gb"
+offered() { grep -qF "the cluster offers 7 MIG profile(s): $H100" "$T/webhook.log"; }
 for _ in $(seq 100); do offered && break; sleep 0.1; done
-offered && ok "the webhook learns from its GPUNode watch that the cluster offers 1g.10gb, 3g.40gb, 7g.80gb" ||
-    fail "the webhook learns the offer" "a log line naming the 3 profiles"
+offered && ok "the webhook learns from its GPUNode watch that the cluster offers the H100's 7 profiles" ||
+    fail "the webhook learns the offer" "a log line naming the H100's 7 profiles"
 refused "1g.5gb when only an H100 is there" bad6 '{"nvidia.com/mig-1g.5gb":"1"}' "" \
-    "no GPU in this cluster offers MIG profile '1g.5gb' \(nvidia.com/mig-1g.5gb\); it offers: 1g.10gb, 3g.40gb, 7g.80gb$"
+    "no GPU in this cluster offers MIG profile '1g.5gb' \(nvidia.com/mig-1g.5gb\); it offers: 1g.10gb, 1g.10gb.me, 1g.20gb, 2g.20gb, 3g.40gb, 4g.40gb, 7g.80gb$"
 pod h100pod '{"nvidia.com/mig-3g.40gb":"1"}' >"$T/obj.json"
 kk create -n e2e -f "$T/obj.json"
 expect_rc "...while 3g.40gb, which it offers, is accepted" 0

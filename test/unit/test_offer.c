@@ -1,7 +1,7 @@
 /* The cluster's MIG offer: controller/offer (GPUNode -> profile names) and
  * webhook/offer (the live holder the webhook decides with). The GPUNode shape
  * is the one docs/internals/cluster.md gives and deploy/base/crd-gpunodes.yaml
- * validates. */
+ * validates; the profile tables are ../shared/reference/mig-profiles.json's. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <string.h>
@@ -10,7 +10,8 @@
 #include "webhook/mutate.h"
 #include "webhook/offer.h"
 
-static json_t *gpunode(const char *gpus)
+/* ctl_offer_of_gpunode over a GPUNode parsed as the controller parses it. */
+static void offer_of(const char *gpus, struct ctl_offer *o)
 {
     char text[4096];
     snprintf(text, sizeof text,
@@ -18,41 +19,53 @@ static json_t *gpunode(const char *gpus)
              "\"metadata\":{\"name\":\"n\",\"resourceVersion\":\"1\"},\"status\":{\"gpus\":%s}}",
              gpus);
     json_error_t je;
-    json_t *o = json_loads(text, 0, &je);
-    cr_assert_not_null(o, "%s", je.text);
-    return o;
+    json_t *obj = json_loads(text, 0, &je);
+    cr_assert_not_null(obj, "%s", je.text);
+    struct ctl_gpunode g;
+    cr_assert_eq(ctl_gpunode_parse(obj, &g, NULL), 0);
+    ctl_offer_of_gpunode(&g, o);
+    ctl_gpunode_free(&g);
+    json_decref(obj);
 }
 
-#define GPU(mig, profiles)                                                                         \
-    "{\"index\":0,\"uuid\":\"GPU-1\",\"model\":\"NVIDIA A100-SXM4-40GB\",\"migMode\":" mig         \
-    ",\"profiles\":[" profiles "]}"
-#define P(name) "{\"name\":\"" name "\"}"
+#define GPU(uuid, model, mig)                                                                      \
+    "{\"index\":0,\"uuid\":\"" uuid "\",\"model\":\"" model "\",\"migMode\":" mig "}"
 
-Test(offer, names_of_mig_enabled_gpus_once_each_in_order)
+/* The A100-SXM4-40GB's profiles, as ../shared/reference/mig-profiles.json lists them. */
+static const char *const a100[] = {"1g.5gb",  "1g.5gb+me", "1g.10gb", "2g.10gb",
+                                   "3g.20gb", "4g.20gb",   "7g.40gb"};
+
+Test(offer, every_profile_of_each_mig_enabled_model_once_in_catalog_order)
 {
-    json_t *n = gpunode("[" GPU("true", P("1g.5gb") "," P("3g.20gb")) "," GPU(
-        "true", P("3g.20gb") "," P("1g.5gb+me")) "," GPU("false", P("7g.40gb")) "]");
     struct ctl_offer o;
-    ctl_offer_of_gpunode(n, &o);
-    cr_assert_eq(o.n, 3);
-    cr_assert_str_eq(o.names[0], "1g.5gb");
-    cr_assert_str_eq(o.names[1], "3g.20gb");
-    cr_assert_str_eq(o.names[2], "1g.5gb+me", "a GPU with MIG off offers nothing: 7g.40gb absent");
-    json_decref(n);
+    offer_of("[" GPU("GPU-1", "NVIDIA H100 80GB HBM3",
+                     "false") "," GPU("GPU-2", "NVIDIA A100-SXM4-40GB",
+                                      "true") "," GPU("GPU-3", "NVIDIA A100-SXM4-40GB", "true") "]",
+             &o);
+    cr_assert_eq(o.n, 7, "the A100's 7 profiles once; the H100 has MIG off: none of its own");
+    for (size_t i = 0; i < 7; i++)
+        cr_assert_str_eq(o.names[i], a100[i]);
 }
 
-Test(offer, unknown_names_and_malformed_status_are_skipped)
+Test(offer, a_second_model_adds_only_its_new_profiles)
 {
-    json_t *n = gpunode("[" GPU("true", P("9g.99gb") ",{\"name\":7},{}," P("2g.10gb")) ",3,\"x\"]");
     struct ctl_offer o;
-    ctl_offer_of_gpunode(n, &o);
-    cr_assert_eq(o.n, 1);
-    cr_assert_str_eq(o.names[0], "2g.10gb");
-    json_decref(n);
-    json_t *empty = json_pack("{s:{s:s}}", "metadata", "name", "n");
-    ctl_offer_of_gpunode(empty, &o);
-    cr_assert_eq(o.n, 0, "no status: nothing offered");
-    json_decref(empty);
+    offer_of("[" GPU("GPU-1", "NVIDIA H100 80GB HBM3",
+                     "true") "," GPU("GPU-2", "NVIDIA A100-SXM4-40GB", "true") "]",
+             &o);
+    cr_assert_eq(o.n, 7 + 6, "H100 adds 7 profiles, of which 1g.10gb is the A100's already");
+    cr_assert_str_eq(o.names[0], "1g.5gb", "catalog order: the A100-40GB comes first");
+    cr_assert_str_eq(o.names[7], "1g.10gb+me");
+}
+
+Test(offer, unknown_models_and_malformed_status_offer_nothing)
+{
+    struct ctl_offer o;
+    offer_of("[" GPU("GPU-1", "NVIDIA Z900", "true") ",{\"uuid\":\"GPU-2\",\"migMode\":true},3]",
+             &o);
+    cr_assert_eq(o.n, 0);
+    offer_of("[]", &o);
+    cr_assert_eq(o.n, 0, "no GPUs: nothing offered");
 }
 
 static enum mutate_verdict decide(struct webhook_offer *w, const char *profile, char *msg)
