@@ -5,38 +5,11 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "ctl_objects.h"
 #include "controller/fit.h"
 #include "controller/podspec.h"
 #include "controller/sched.h"
 #include "core/catalog.h"
-
-static json_t *js(const char *text)
-{
-    json_error_t je;
-    json_t *v = json_loads(text, 0, &je);
-    cr_assert_not_null(v, "bad test JSON: %s: %s", je.text, text);
-    return v;
-}
-
-static struct ctl_pod pod_of(const char *text)
-{
-    json_t *j = js(text);
-    struct ctl_pod p;
-    struct err *e = NULL;
-    cr_assert_eq(ctl_pod_parse(j, &p, &e), 0, "%s", err_msg(e));
-    json_decref(j);
-    return p;
-}
-
-static struct ctl_node node_of(const char *text)
-{
-    json_t *j = js(text);
-    struct ctl_node n;
-    struct err *e = NULL;
-    cr_assert_eq(ctl_node_parse(j, &n, &e), 0, "%s", err_msg(e));
-    json_decref(j);
-    return n;
-}
 
 #define META(name)                                                                                 \
     "\"metadata\":{\"name\":\"" name "\",\"namespace\":\"ns\",\"uid\":\"u-" name "\"}"

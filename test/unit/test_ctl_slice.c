@@ -8,28 +8,11 @@
 #include <regex.h>
 #include <string.h>
 
+#include "ctl_objects.h"
 #include "controller/podspec.h"
 #include "controller/sched.h"
 #include "controller/slice.h"
 #include "controller/view.h"
-
-static json_t *js(const char *text)
-{
-    json_error_t je;
-    json_t *v = json_loads(text, 0, &je);
-    cr_assert_not_null(v, "bad test JSON: %s: %s", je.text, text);
-    return v;
-}
-
-static struct ctl_pod pod_of(const char *text)
-{
-    json_t *j = js(text);
-    struct ctl_pod p;
-    struct err *e = NULL;
-    cr_assert_eq(ctl_pod_parse(j, &p, &e), 0, "%s", err_msg(e));
-    json_decref(j);
-    return p;
-}
 
 #define UID "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 #define GATED_POD(limits)                                                                          \
@@ -259,15 +242,6 @@ Test(ungate, refuses_slices_that_are_not_ready_on_one_node_of_this_pod)
 #define NODE(name)                                                                                 \
     "{\"metadata\":{\"name\":\"" name "\",\"labels\":{}},\"status\":{\"allocatable\":{"            \
     "\"cpu\":\"4\",\"memory\":\"8Gi\",\"pods\":\"10\"}}}"
-
-static struct ctl_node node_of(const char *text)
-{
-    json_t *j = js(text);
-    struct ctl_node n;
-    cr_assert_eq(ctl_node_parse(j, &n, NULL), 0);
-    json_decref(j);
-    return n;
-}
 
 Test(view, every_taken_placement_counts_once)
 {
