@@ -13,19 +13,19 @@
 set -uo pipefail
 SLICER=${1:?usage: controller.sh /path/to/slicer}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-CLUSTER=$SRC/test/cluster
 T=$(mktemp -d -t slicer-e2e-controller.XXXXXX)
-STATE=$T/cluster
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-    "$CLUSTER/down" --state "$STATE" >/dev/null 2>&1
+    e2e_cleanup
     [[ -n "${KEEP:-}" ]] || rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 # shellcheck source=../lib/check.sh
 source "$SRC/test/lib/check.sh"
+# shellcheck source=../lib/e2e.sh
+source "$SRC/test/lib/e2e.sh" # the cluster's set-up, k, kk, wait_for
 command -v jq >/dev/null || { echo "FAIL - jq is needed"; echo "0 passed, 1 failed"; exit 1; }
 
 # --- the command line (no cluster needed) ------------------------------------------------------------
@@ -42,26 +42,9 @@ expect_rc "a renew deadline not below the lease duration is refused" 2
 slicer controller --kubeconfig "$T/none.yaml" --no-leader-elect
 expect_rc "an unreadable kubeconfig is a failure (exit 3)" 3
 
-if ! "$CLUSTER/up" --state "$STATE" >"$T/up.log" 2>&1; then
-    echo "FAIL - test/cluster/up failed:"; tail -30 "$T/up.log"
-    echo "0 passed, 1 failed"; exit 1
-fi
-# shellcheck disable=SC1091
-. "$STATE/cluster.env"
-export KUBECONFIG
-k() { "$KUBECTL" "$@"; }
-kk() { out=$(k "$@" 2>"$T/stderr"); rc=$?; err=$(<"$T/stderr"); } # keeps out, err, rc
-ok "a real control plane is up"
-
-# poll SECONDS FN ARGS...: true as soon as FN (run afresh each try) succeeds
-poll() {
-    local end=$((SECONDS + $1)); shift
-    while :; do
-        "$@" && return 0
-        ((SECONDS >= end)) && return 1
-        sleep 0.25
-    done
-}
+e2e_up
+ok "a real control plane is up, with deploy/'s CRDs"
+poll() { wait_for "$@"; } # poll SECONDS FN ARGS...: FN (run afresh each try) succeeds in time
 # check WHAT SECONDS FN ARGS...: FN must succeed within SECONDS
 check() {
     local what=$1 secs=$2; shift 2
@@ -77,10 +60,6 @@ stays() {
     ok "$what"
 }
 
-k apply -f "$SRC/deploy/base/namespace.yaml" -f "$SRC/deploy/base/crd-gpunodes.yaml" \
-    -f "$SRC/deploy/base/crd-gpuslices.yaml" >/dev/null
-kk wait --for=condition=Established --timeout=60s crd/gpunodes.slicer.dev crd/gpuslices.slicer.dev
-expect_rc "deploy/base's CRDs are established" 0
 k create namespace e2e >/dev/null
 
 # --- playing the agent -----------------------------------------------------------------------

@@ -50,8 +50,10 @@ e2e_up() {
     k apply -f "$SRC/deploy/base/namespace.yaml" -f "$SRC/deploy/base/crd-gpunodes.yaml" \
         -f "$SRC/deploy/base/crd-gpuslices.yaml" -f "$SRC/deploy/base/rbac.yaml" \
         -f "$SRC/deploy/base/flowschema.yaml" >/dev/null
-    k wait --for=condition=Established --timeout=60s crd/gpunodes.slicer.dev \
-        crd/gpuslices.slicer.dev >/dev/null
+    if ! k wait --for=condition=Established --timeout=60s crd/gpunodes.slicer.dev \
+        crd/gpuslices.slicer.dev >/dev/null; then
+        echo "FAIL - deploy/base's CRDs are not established"; echo "0 passed, 1 failed"; exit 1
+    fi
     k kustomize "$SRC/deploy/overlays/emulated" >"$T/emulated.yaml"
     k create --dry-run=client --validate=false -o json -f "$T/emulated.yaml" |
         jq -s '{items: .}' >"$T/emulated.json"
