@@ -38,6 +38,7 @@ struct pod_seen {
 struct run {
     long n, sent, done_create, failed, ungated, running;
     double *t_create, *t_gate, *t_run;
+    double *t_slice, *t_ready; /* first seen: the pod's GPUSlice, and it Ready */
     double t_first, t_last;
     const char *profile;
     double rate; /* pods/s offered */
@@ -91,6 +92,42 @@ static void seen_update(void *arg, const char *key, const void *old, const void 
 {
     (void)old;
     seen(arg, key, item);
+}
+
+/* A GPUSlice of a bench pod: its pod's index, and whether it is Ready. */
+static const struct kube_gvr GPUSLICES = {"slicer.dev", "v1alpha1", "gpuslices", true};
+
+static void *slice_extract(void *arg, json_t *gs)
+{
+    (void)arg;
+    const char *pod = json_string_value(json_object_get(json_object_get(gs, "spec"), "podName"));
+    if (!pod || strncmp(pod, "bench-", 6) != 0)
+        return NULL;
+    struct pod_seen *p = calloc(1, sizeof *p);
+    p->idx = strtol(pod + 6, NULL, 10);
+    const char *phase = json_string_value(json_object_get(json_object_get(gs, "status"), "phase"));
+    p->running = phase && strcmp(phase, "Ready") == 0;
+    return p;
+}
+
+static void slice_seen(void *arg, const char *key, const void *item)
+{
+    (void)key;
+    struct run *r = arg;
+    const struct pod_seen *p = item;
+    if (p->idx < 0 || p->idx >= r->n)
+        return;
+    double t = now();
+    if (r->t_slice[p->idx] == 0)
+        r->t_slice[p->idx] = t;
+    if (p->running && r->t_ready[p->idx] == 0)
+        r->t_ready[p->idx] = t;
+}
+
+static void slice_seen_update(void *arg, const char *key, const void *old, const void *item)
+{
+    (void)old;
+    slice_seen(arg, key, item);
 }
 
 static void created(void *arg, json_t *obj, const struct err *e)
@@ -175,8 +212,14 @@ static void report(const struct run *r)
            "in flight)\n",
            r->n, r->profile, r->rate, CONCURRENCY);
     printf("%-24s %10s %10s %10s %8s\n", "ms from create", "p50", "p99", "max", "pods");
+    row("to GPUSlice created", r->t_create, r->t_slice, r->n);
+    row("to GPUSlice Ready", r->t_create, r->t_ready, r->n);
     row("to gate removed", r->t_create, r->t_gate, r->n);
     row("to Running", r->t_create, r->t_run, r->n);
+    printf("%-24s %10s %10s %10s %8s\n", "ms between stages", "p50", "p99", "max", "pods");
+    row("slice created -> Ready", r->t_slice, r->t_ready, r->n);
+    row("slice Ready -> ungated", r->t_ready, r->t_gate, r->n);
+    row("ungated -> Running", r->t_gate, r->t_run, r->n);
     double span = r->t_last - r->t_first;
     printf("sustained: %.1f pods/s Running (%ld in %.1f s); %ld creates failed, %ld not Running\n",
            span > 0 ? (double)r->running / span : 0.0, r->running, span, r->failed,
@@ -205,6 +248,8 @@ int main(int argc, char **argv)
     r.t_create = calloc((size_t)r.n, sizeof(double));
     r.t_gate = calloc((size_t)r.n, sizeof(double));
     r.t_run = calloc((size_t)r.n, sizeof(double));
+    r.t_slice = calloc((size_t)r.n, sizeof(double));
+    r.t_ready = calloc((size_t)r.n, sizeof(double));
 
     struct err *e = NULL;
     struct kube_config *cfg = NULL;
@@ -221,8 +266,15 @@ int main(int argc, char **argv)
         .on_update = seen_update,
         .arg = &r,
     };
-    struct kube_cache *cache = kube_cache_start(r.c, &o);
-    while (!kube_cache_synced(cache))
+    struct kube_cache_opts so = {
+        .spec = {.gvr = &GPUSLICES, .ns = NS},
+        .extract = slice_extract,
+        .on_add = slice_seen,
+        .on_update = slice_seen_update,
+        .arg = &r,
+    };
+    struct kube_cache *cache = kube_cache_start(r.c, &o), *slices = kube_cache_start(r.c, &so);
+    while (!kube_cache_synced(cache) || !kube_cache_synced(slices))
         if (kube_client_step(r.c, 100, &e) < 0) {
             fprintf(stderr, "bench_cluster: %s\n", err_msg(e));
             return 1;
@@ -230,9 +282,12 @@ int main(int argc, char **argv)
     int rc = drive(&r);
     report(&r);
     kube_cache_stop(cache);
+    kube_cache_stop(slices);
     kube_client_free(r.c);
     free(r.t_create);
     free(r.t_gate);
     free(r.t_run);
+    free(r.t_slice);
+    free(r.t_ready);
     return rc < 0 || r.running < r.n ? 1 : 0;
 }

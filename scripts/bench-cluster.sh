@@ -57,8 +57,49 @@ echo "cluster: $nodes nodes x 8 A100-SXM4-40GB (emulated), ready after $((SECOND
 
 admin=$T/kubeconfig-admin
 cp "$KUBECONFIG" "$admin"
+# The apiserver's own count of the requests it served (apiserver_request_total), before and after
+# the pods, by verb and resource: what each pod costs it.
+requests() {
+    k get --raw /metrics | awk '/^apiserver_request_total\{/ {
+        v = r = s = ""
+        if (match($0, /verb="[^"]*"/)) v = substr($0, RSTART + 6, RLENGTH - 7)
+        if (match($0, /resource="[^"]*"/)) r = substr($0, RSTART + 10, RLENGTH - 11)
+        if (match($0, /subresource="[^"]*"/)) s = substr($0, RSTART + 13, RLENGTH - 14)
+        n[v " " r (s == "" ? "" : "/" s)] += $NF
+    } END { for (x in n) print x, n[x] }'
+}
+# CPU seconds (user + system) each component used, from /proc/PID/stat.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu() {
+    local name pid
+    for name in etcd kube-apiserver kube-scheduler kube-controller-manager kwok; do
+        pid=$(pid_of "$STATE" "$name") && echo "$name $(cpu_of "$pid")"
+    done
+    for name in "${!E2E_PID[@]}"; do
+        case $name in agent-*) echo "agents $(cpu_of "${E2E_PID[$name]}")" ;;
+        controller-*) echo "controller $(cpu_of "${E2E_PID[$name]}")" ;;
+        *) echo "$name $(cpu_of "${E2E_PID[$name]}")" ;; esac
+    done
+}
+cpu >"$T/cpu.before"
+requests >"$T/requests.before"
 SLICER_BENCH_CLUSTER_KUBECONFIG=$admin "$dir/bench_cluster" ${quick:+"$quick"}
 rc=$?
+requests >"$T/requests.after"
+cpu >"$T/cpu.after"
+printf '\nCPU seconds during the run (user + system; the machine has %s cores)\n' "$(nproc)"
+awk 'NR == FNR { b[$1] += $2; next } { a[$1] += $2 }
+    END { for (x in a) printf "%-24s %8.1f\n", x, a[x] - b[x] }' "$T/cpu.before" "$T/cpu.after" | sort -k2 -rn
+pods=${SLICER_BENCH_PODS:-$([[ "$quick" == --quick ]] && echo 100 || echo 1000)}
+printf '\napiserver requests per pod during the run (writes; all %s pods)\n' "$pods"
+awk -v pods="$pods" 'NR == FNR { b[$1 " " $2] = $3; next }
+    $1 ~ /^(POST|PUT|PATCH|DELETE|APPLY)$/ { d = $3 - b[$1 " " $2]; if (d > 0) { printf "%-8s %-36s %7.2f\n", $1, $2, d / pods; t += d } }
+    END { printf "%-45s %7.2f\n", "writes in all", t / pods }' \
+    "$T/requests.before" "$T/requests.after" | sort -k3 -rn
+awk -v pods="$pods" 'NR == FNR { b[$1 " " $2] = $3; next }
+    $1 ~ /^(GET|LIST)$/ { d = $3 - b[$1 " " $2]; if (d > 0) printf "%-8s %-36s %7.2f\n", $1, $2, d / pods; t += d }
+    END { printf "%-45s %7.2f\n", "reads (GET, LIST) in all", t / pods }' \
+    "$T/requests.before" "$T/requests.after"
 
 rss() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null; } # peak RSS, KiB
 agents=()
