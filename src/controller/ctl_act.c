@@ -312,6 +312,11 @@ static void ungated(void *arg, json_t *obj, const struct err *e)
         ungate_end(u);
         return;
     }
+    /* Until the watch shows the pod ungated, the cache still has it gated: note that the
+     * update is done, so that the passes meanwhile do not send it again. */
+    struct mpod *m = (struct mpod *)kube_cache_get(u->ctl->pods, u->ns, u->name);
+    if (m && strcmp(m->pod.uid, u->uid) == 0)
+        m->flags |= MP_UNGATE_SENT;
     struct kube_event_ref ref = pod_ref(u->ns, u->name, u->uid);
     kube_event_emit(u->ctl->rec, &ref, KUBE_EVENT_NORMAL, "SliceReady", "Ungate",
                     "every MIG slice is Ready: devices annotated, pinned to its node, gate %s "
@@ -363,14 +368,35 @@ static void ungate_get(struct ungate_req *u)
     }
 }
 
+/* The ungate as one merge patch built from the cache, conditional on the resourceVersion the
+ * cache saw; a pod changed since (409) is read and updated (ungate_get). */
 static void start_ungate(struct ctl *ctl, const struct mpod *m)
 {
-    if (ctl_pend_has(&ctl->ungates, m->pod.uid))
+    if (ctl_pend_has(&ctl->ungates, m->pod.uid) || (m->flags & MP_UNGATE_SENT))
         return;
+    struct collect c = {.uid = m->pod.uid};
+    kube_cache_foreach(ctl->slices, collect_uid, &c);
+    struct err *e = NULL;
+    json_t *patch =
+        c.overflow ? NULL
+                   : ctl_ungate_patch(m->pod.uid, kube_cache_rv(ctl->pods, m->pod.ns, m->pod.name),
+                                      c.v, c.n, &e);
+    if (patch == NULL) {
+        log_debug("controller: pod %s/%s not ungated now: %s", m->pod.ns, m->pod.name,
+                  e ? err_msg(e) : "too many slices");
+        err_free(&e);
+        return;
+    }
     ctl_pend_add(&ctl->ungates, m->pod.uid);
     struct ungate_req *u = xcalloc(1, sizeof *u);
     *u = (struct ungate_req){ctl, xstrdup(m->pod.ns), xstrdup(m->pod.name), xstrdup(m->pod.uid), 0};
-    ungate_get(u);
+    struct kube_call call = {.gvr = &KUBE_PODS, .ns = u->ns, .name = u->name};
+    if (kube_send(ctl->c, KUBE_PATCH_MERGE, &call, patch, ungated, u, &e) == NULL) {
+        log_warn("controller: ungating pod %s/%s: %s", u->ns, u->name, err_msg(e));
+        err_free(&e);
+        ungate_end(u);
+    }
+    json_decref(patch);
 }
 
 /* ---- the pass ------------------------------------------------------------------------ */

@@ -20,6 +20,7 @@ extern const struct kube_gvr CTL_GPUNODES, CTL_GPUSLICES;
 /* Flags of a managed pod that survive its updates (same uid). */
 #define MP_REPORTED_INVALID 1u
 #define MP_REPORTED_GATE    2u
+#define MP_UNGATE_SENT      4u /* our ungate succeeded; the watch has not shown it yet */
 
 /* A managed pod (label slicer.dev/managed=true) as cached. */
 struct mpod {

@@ -303,3 +303,22 @@ int ctl_ungate_apply(json_t *pod, const struct ctl_slice *const *slices, size_t 
                         json_string(slices[0]->node));
     return 0;
 }
+
+json_t *ctl_ungate_patch(const char *uid, const char *rv, const struct ctl_slice *const *slices,
+                         size_t n, struct err **err)
+{
+    if (uid == NULL || rv == NULL || *rv == '\0') {
+        err_set(err, EINVAL, "no uid or resourceVersion to patch");
+        return NULL;
+    }
+    if (check_slices(uid, slices, n, err) < 0)
+        return NULL;
+    const struct ctl_slice *sorted[CTL_MAX_SLICES];
+    memcpy(sorted, slices, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, cmp_ordinal);
+    json_t *annotations = json_object();
+    set_devices(annotations, sorted, n);
+    return json_pack("{s:{s:s, s:o}, s:{s:{s:s}, s:n}}", "metadata", "resourceVersion", rv,
+                     "annotations", annotations, "spec", "nodeSelector", CTL_HOSTNAME,
+                     slices[0]->node, "schedulingGates");
+}

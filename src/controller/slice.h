@@ -105,4 +105,14 @@ bool ctl_gpunode_equal(const struct ctl_gpunode *a, const struct ctl_gpunode *b)
 int ctl_ungate_apply(json_t *pod, const struct ctl_slice *const *slices, size_t n,
                      struct err **err) WARN_UNUSED;
 
+/* The same update as a JSON merge patch, for a pod whose gate is known (from
+ * the cache) to be ours alone: the annotations, the pin, and
+ * spec.schedulingGates removed, with metadata.resourceVersion = rv so that
+ * the apiserver applies it only to the pod the cache saw (409 Conflict
+ * otherwise: then read the pod and use ctl_ungate_apply). One write and no
+ * read. NULL (with why) when the slices are not all Ready on one node of the
+ * pod `uid` or rv is missing. */
+json_t *ctl_ungate_patch(const char *uid, const char *rv, const struct ctl_slice *const *slices,
+                         size_t n, struct err **err);
+
 #endif

@@ -237,6 +237,74 @@ Test(ungate, refuses_slices_that_are_not_ready_on_one_node_of_this_pod)
     ctl_slice_free(&other);
 }
 
+/* RFC 7386 JSON merge patch, as the apiserver applies one (for checking ours). */
+static void merge_patch(json_t *target, json_t *patch)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(patch, k, v)
+    {
+        json_t *t = json_object_get(target, k);
+        if (json_is_null(v))
+            json_object_del(target, k);
+        else if (json_is_object(v) && json_is_object(t))
+            merge_patch(t, v);
+        else
+            json_object_set(target, k, v);
+    }
+}
+
+Test(ungate, the_patch_is_the_update_from_the_cache_with_its_resource_version)
+{
+    /* A pod whose only gate is ours (the controller patches only then). */
+    json_t *pod = js("{\"metadata\":{\"name\":\"train\",\"namespace\":\"ml\",\"uid\":\"" UID "\","
+                     "\"resourceVersion\":\"41\",\"annotations\":{\"keep\":\"me\"}},"
+                     "\"spec\":{\"nodeSelector\":{\"zone\":\"a\"},\"schedulingGates\":[{\"name\":"
+                     "\"slicer.dev/gpu-slice\"}],\"containers\":[{\"name\":\"a\"}]}}");
+    struct ctl_slice s[3] = {mk("train-0a1b2c3d-1", "devices-0", "MIG-b", CTL_PHASE_READY, "n1"),
+                             mk("train-0a1b2c3d-2", "devices-1", "MIG-c", CTL_PHASE_READY, "n1"),
+                             mk("train-0a1b2c3d-0", "devices-0", "MIG-a", CTL_PHASE_READY, "n1")};
+    const struct ctl_slice *sp[] = {&s[0], &s[1], &s[2]};
+    struct err *e = NULL;
+    json_t *patch = ctl_ungate_patch(UID, "41", sp, 3, &e);
+    cr_assert_not_null(patch, "%s", err_msg(e));
+    json_t *want =
+        js("{\"metadata\":{\"resourceVersion\":\"41\",\"annotations\":{"
+           "\"slicer.dev/devices-0\":\"MIG-a,MIG-b\",\"slicer.dev/devices-1\":\"MIG-c\"}},"
+           "\"spec\":{\"nodeSelector\":{\"kubernetes.io/hostname\":\"n1\"},"
+           "\"schedulingGates\":null}}");
+    char *got = json_dumps(patch, JSON_SORT_KEYS);
+    cr_expect(json_equal(patch, want), "%s", got);
+    free(got);
+
+    /* Applied as the apiserver would, it makes what the read-and-update path makes. */
+    json_t *put = json_deep_copy(pod);
+    cr_assert_eq(ctl_ungate_apply(put, sp, 3, &e), 0, "%s", err_msg(e));
+    merge_patch(pod, patch);
+    char *a = json_dumps(pod, JSON_SORT_KEYS), *b = json_dumps(put, JSON_SORT_KEYS);
+    cr_expect(json_equal(pod, put), "patched %s\nupdated %s", a, b);
+    free(a);
+    free(b);
+
+    struct ctl_slice pending = mk("train-0a1b2c3d-3", "devices-1", "", CTL_PHASE_PENDING, "n1");
+    const struct ctl_slice *not_ready[] = {&s[0], &pending};
+    cr_expect_null(ctl_ungate_patch(UID, "41", not_ready, 2, &e), "a slice is not Ready");
+    cr_expect_eq(e ? e->code : 0, EINVAL);
+    err_free(&e);
+    cr_expect_null(ctl_ungate_patch("another", "41", sp, 3, &e), "not this pod's slices");
+    cr_expect_eq(e ? e->code : 0, ESTALE);
+    err_free(&e);
+    cr_expect_null(ctl_ungate_patch(UID, NULL, sp, 3, &e), "no resourceVersion: no condition");
+    err_free(&e);
+    for (int i = 0; i < 3; i++)
+        ctl_slice_free(&s[i]);
+    ctl_slice_free(&pending);
+    json_decref(patch);
+    json_decref(want);
+    json_decref(put);
+    json_decref(pod);
+}
+
 /* ---- the view ---------------------------------------------------------------------------- */
 
 #define NODE(name)                                                                                 \
