@@ -28,10 +28,13 @@
 static const struct kube_gvr GPUNODES = {"slicer.dev", "v1alpha1", "gpunodes", false};
 static const struct kube_gvr GPUSLICES = {"slicer.dev", "v1alpha1", "gpuslices", true};
 
-#define TICK_MS       500
-#define BACKOFF_MIN   1000
-#define BACKOFF_MAX   30000
-#define STOP_DRAIN_MS 3000
+#define TICK_MS 500
+/* A creation still running after this long is written Creating (a quick one goes
+ * Pending -> Ready in one write: the journal, not the API, is what a restart trusts). */
+#define CREATING_NOTE_MS 500
+#define BACKOFF_MIN      1000
+#define BACKOFF_MAX      30000
+#define STOP_DRAIN_MS    3000
 
 /* What the loop remembers about one slice key between events. */
 struct track {
@@ -40,6 +43,7 @@ struct track {
     bool finalizing;     /* the finalizer patch is in flight */
     uint64_t not_before; /* retry no earlier (monotonic ms) */
     unsigned attempts;
+    uint64_t creating_at; /* a fresh creation started (monotonic ms); Creating not written */
     /* The phase this agent wrote last, until the watch shows it (uid-bound). */
     bool wrote_set;
     enum cl_phase wrote;
@@ -147,11 +151,13 @@ static struct kube_event_ref node_ref(const struct agent *a)
 
 /* ---- API writes -------------------------------------------------------------------- */
 
-enum write_kind { W_STATUS, W_MESSAGE, W_FINALIZER, W_GPUNODE, W_NODE, W_CREATE };
+enum write_kind { W_STATUS, W_MESSAGE, W_FINALIZER, W_GPUNODE, W_NODE, W_CREATE, W_NOTE };
 
 static const char *const write_what[] = {
-    "writing the status of", "writing a message on", "removing the finalizer of",
-    "writing the status of GPUNode", "writing the capacity of Node"};
+    "writing the status of",        "writing a message on",
+    "removing the finalizer of",    "writing the status of GPUNode",
+    "writing the capacity of Node", "creating GPUNode",
+    "writing Creating on"};
 
 struct write_ctx {
     struct agent *a;
@@ -170,6 +176,11 @@ static void on_written(void *arg, json_t *obj, const struct err *e)
     json_decref(obj);
     w->a->outstanding--;
     struct track *t = track_get(w->a, w->key, false);
+    if (e && w->kind == W_NOTE) { /* the slice changed meanwhile (409): Ready came first */
+        log_debug("%s %s: %s", write_what[w->kind], w->key, err_msg(e));
+        free(w);
+        return;
+    }
     if (e && !(e->code == ENOENT &&
                (w->kind == W_STATUS || w->kind == W_MESSAGE || w->kind == W_FINALIZER)))
         log_warn("%s %s: %s", write_what[w->kind], w->key, err_msg(e));
@@ -278,7 +289,7 @@ static void do_create(struct agent *a, const struct cl_slice *s, int gi, int pro
         track_get(a, s->key, true)->not_before = kube_now_ms() + BACKOFF_MAX;
         return;
     }
-    write_status(a, s, CL_CREATING, json_pack("{s:n}", "message"));
+    track_get(a, s->key, true)->creating_at = kube_now_ms(); /* on_tick writes Creating */
     log_info("slice %s: creating %s at %u on GPU %d (%s)", s->key, s->profile, s->start, gi,
              s->gpu_uuid);
     queue_job(a, CW_CREATE, s->key, gi, prof, s->start, true);
@@ -516,6 +527,8 @@ static void created(struct agent *a, struct cw_job *job, struct track *t)
                  json_pack("{s:s, s:i, s:i, s:s, s:s, s:n}", "migUUID", job->mi.uuid, "giId",
                            (int)job->mi.gi_id, "ciId", (int)job->mi.ci_id, "createdTime", now,
                            "readyTime", now, "message"));
+    if (!a->cfg->normal_events)
+        return;
     struct kube_event_ref ref = slice_ref(s);
     kube_event_emit(a->rec, &ref, KUBE_EVENT_NORMAL, "SliceCreated", "Create",
                     "created %s at %u on GPU %u (%s): GI %u, CI %u, %s", s->profile, s->start,
@@ -577,8 +590,9 @@ static void destroyed(struct agent *a, struct cw_job *job, struct track *t)
     if (!ours)
         return;
     struct kube_event_ref ref = slice_ref(s);
-    kube_event_emit(a->rec, &ref, KUBE_EVENT_NORMAL, "SliceDestroyed", "Destroy",
-                    "destroyed %s at %u on GPU %s", s->profile, s->start, s->gpu_uuid);
+    if (a->cfg->normal_events)
+        kube_event_emit(a->rec, &ref, KUBE_EVENT_NORMAL, "SliceDestroyed", "Destroy",
+                        "destroyed %s at %u on GPU %s", s->profile, s->start, s->gpu_uuid);
     if (t->fail_msg[0] && !s->deleting && s->phase != CL_RELEASING)
         write_failed(a, s, t->fail_msg, t->fail_nvml);
     t->fail_msg[0] = '\0';
@@ -645,6 +659,7 @@ static void on_job(struct agent *a, struct cw_job *job)
     }
     struct track *t = track_get(a, job->key, true);
     t->busy = false;
+    t->creating_at = 0;
     set_gpu(a, job);
     if (job->kind == CW_CREATE && job->rc == 0)
         created(a, job, t);
@@ -679,9 +694,14 @@ static void on_node_read(void *arg, json_t *obj, const struct err *e)
         json_decref(obj);
         return;
     }
-    const json_t *cur = json_object_get(json_object_get(obj, "status"), "capacity");
-    json_t *patch = cl_capacity_patch(a->gpus, a->ngpus, cur);
+    const json_t *status = json_object_get(obj, "status");
+    json_t *patch = cl_capacity_patch(a->gpus, a->ngpus, json_object_get(status, "capacity"));
+    bool current = cl_capacity_is_current(patch, status);
     json_decref(obj);
+    if (current) { /* the usual heartbeat: nothing changed, nothing to write */
+        json_decref(patch);
+        return;
+    }
     struct kube_call k = {.gvr = &KUBE_NODES, .name = a->cfg->node, .subresource = "status"};
     send_write(a, KUBE_PATCH_MERGE, &k, patch, a->cfg->node, W_NODE);
 }
@@ -760,6 +780,30 @@ static void on_heartbeat(void *arg)
     kube_timer_add(tm->a->c, tm->hb_ms, on_heartbeat, tm);
 }
 
+/* Creations that take a while (real MIG creates can take seconds) show as Creating. */
+static void note_creating(struct agent *a, uint64_t now)
+{
+    for (size_t i = 0; i < a->ntracks; i++) {
+        struct track *t = a->tracks[i];
+        if (!t->busy || t->creating_at == 0 || now - t->creating_at < CREATING_NOTE_MS)
+            continue;
+        t->creating_at = 0;
+        char ns[64];
+        const struct cl_slice *s = cached(a, t->key, ns, sizeof ns);
+        const char *rv = s ? kube_cache_rv(a->cache, s->ns, s->name) : NULL;
+        if (s == NULL || rv == NULL || s->deleting || s->phase != CL_PENDING)
+            continue;
+        /* Conditional on the version the cache has, so that it never lands over the Ready
+         * written when the creation ends (two patches in flight may be applied in any order). */
+        struct kube_call k = {
+            .gvr = &GPUSLICES, .ns = s->ns, .name = s->name, .subresource = "status"};
+        send_write(a, KUBE_PATCH_MERGE, &k,
+                   json_pack("{s:{s:s}, s:{s:s, s:n}}", "metadata", "resourceVersion", rv, "status",
+                             "phase", cl_phase_name(CL_CREATING), "message"),
+                   s->key, W_NOTE);
+    }
+}
+
 static void on_tick(void *arg)
 {
     struct timers *tm = arg;
@@ -777,6 +821,7 @@ static void on_tick(void *arg)
         free(keys[i]);
     }
     free(keys);
+    note_creating(a, now);
     /* Instances changed since the last GPUNode write: one write per tick at most, however
      * many slices a burst made (each write is the whole status of every GPU). */
     if (a->node_dirty && !a->stopping)

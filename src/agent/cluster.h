@@ -14,6 +14,8 @@
 #ifndef SLICER_AGENT_CLUSTER_H
 #define SLICER_AGENT_CLUSTER_H
 
+#include <stdbool.h>
+
 #include "base/err.h"
 
 #define CLUSTER_DEFAULT_STATE   "/var/lib/slicer"
@@ -29,6 +31,7 @@ struct cluster_config {
     const char *nvml_library; /* NULL: $SLICER_NVML_LIBRARY or libnvidia-ml.so.1 */
     unsigned heartbeat_s;     /* 0: CLUSTER_DEFAULT_HB_S */
     const char *version;      /* status.agentVersion */
+    bool normal_events;       /* also SliceCreated/SliceDestroyed (--events all) */
 };
 
 /* Runs until SIGINT or SIGTERM (blocked in the calling thread and read from a

@@ -341,6 +341,28 @@ json_t *cl_capacity_patch(const struct mig_gpu *gpus, size_t n, const json_t *cu
     return json_pack("{s:{s:O, s:o}}", "status", "capacity", cap, "allocatable", cap);
 }
 
+static bool section_current(const json_t *want, const json_t *have)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)want, k, v)
+    {
+        const json_t *h = json_object_get(have, k);
+        if (json_is_null(v) ? h != NULL : !json_equal(v, h))
+            return false;
+    }
+    return true;
+}
+
+bool cl_capacity_is_current(const json_t *patch, const json_t *status)
+{
+    const json_t *want = json_object_get(patch, "status");
+    return section_current(json_object_get(want, "capacity"),
+                           json_object_get(status, "capacity")) &&
+           section_current(json_object_get(want, "allocatable"),
+                           json_object_get(status, "allocatable"));
+}
+
 struct journal_slice *cl_journal_find(struct journal *j, const char *key)
 {
     for (size_t i = 0; i < j->n; i++)

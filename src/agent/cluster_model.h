@@ -112,6 +112,9 @@ json_t *cl_gpunode_status(const struct mig_gpu *gpus, size_t n, const struct jou
  * Node's status.capacity, may be NULL) that are no longer offered are set to
  * null (removed). New reference. */
 json_t *cl_capacity_patch(const struct mig_gpu *gpus, size_t n, const json_t *current);
+/* True when the Node's `status` (capacity and allocatable) already has
+ * everything `patch` (from cl_capacity_patch) would write: no write needed. */
+bool cl_capacity_is_current(const json_t *patch, const json_t *status);
 
 /* A journal entry (no id yet) for slice `s` on GPU index `gpu`, created now. */
 void cl_journal_entry(const struct cl_slice *s, uint32_t gpu, enum slice_phase phase,

@@ -35,6 +35,9 @@ static const char usage[] =
     "                         " CLUSTER_JOURNAL_FILE ", apart from host mode's journal.json)\n"
     "  --heartbeat SECONDS    how often NVML is re-read and the GPUNode rewritten (default "
     "30)\n"
+    "  --events KIND          which Events it writes: 'warnings' (default: NVMLError,\n"
+    "                         ForeignInstance, NodeRebooted) or 'all' (also SliceCreated and\n"
+    "                         SliceDestroyed for every slice: two more API writes each)\n"
     "  --boot-id-file PATH    where the boot ID is read (default " CLUSTER_DEFAULT_BOOT_ID ")\n"
     "  --nvml-library PATH    NVML library to load (default $SLICER_NVML_LIBRARY or\n"
     "                         libnvidia-ml.so.1; build/emu/libnvidia-ml.so.1 is the emulator)\n"
@@ -53,6 +56,7 @@ static int options(int argc, char **argv, struct cluster_config *cfg)
                                          {"state-dir", required_argument, NULL, 'd'},
                                          {"heartbeat", required_argument, NULL, 'b'},
                                          {"boot-id-file", required_argument, NULL, 'B'},
+                                         {"events", required_argument, NULL, 'e'},
                                          {"nvml-library", required_argument, NULL, 'l'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
@@ -72,6 +76,14 @@ static int options(int argc, char **argv, struct cluster_config *cfg)
             break;
         case 'B':
             cfg->boot_id_file = optarg;
+            break;
+        case 'e':
+            if (strcmp(optarg, "all") != 0 && strcmp(optarg, "warnings") != 0) {
+                fprintf(stderr, "slicer agent: --events is 'warnings' or 'all', not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            cfg->normal_events = strcmp(optarg, "all") == 0;
             break;
         case 'l':
             cfg->nvml_library = optarg;

@@ -37,8 +37,12 @@ expect_rc "slicer agent --help exits 0" 0
 expect_out "...and documents the cluster flags" '--node-name.*' 
 expect_out "...--heartbeat" '--heartbeat SECONDS'
 expect_out "...--boot-id-file" '--boot-id-file PATH'
+expect_out "...--events" "--events KIND .*'warnings' \\(default"
 slicer agent --heartbeat 0
 expect_rc "--heartbeat 0 is a usage error (2)" 2
+slicer agent --events some
+expect_rc "--events some is a usage error (2)" 2
+expect_err "...naming the choices" "--events is 'warnings' or 'all', not 'some'"
 slicer agent --bogus
 expect_rc "an unknown flag is a usage error (2)" 2
 slicer agent --kubeconfig "$T/none" --node-name x --state-dir "$T/x" --boot-id-file /proc/sys/kernel/random/boot_id
@@ -64,10 +68,11 @@ expect_rc "the kwok GPU node $NODE exists" 0
 # --- helpers --------------------------------------------------------------------------------------
 echo boot-one >"$T/boot_id"
 N=0
+AGENT_FLAGS=()
 start_agent() { # start_agent [VAR=VALUE...]: the agent in the background, its own log
     N=$((N + 1))
     env "$@" "$SLICER" agent --node-name "$NODE" --state-dir "$T/state" --boot-id-file "$T/boot_id" \
-        --heartbeat 2 --log-level debug >"$T/agent.$N.log" 2>&1 &
+        --heartbeat 2 --log-level debug "${AGENT_FLAGS[@]}" >"$T/agent.$N.log" 2>&1 &
     AGENT_PID=$!
 }
 stop_agent() { # SIGTERM, wait; keeps the exit code in rc
@@ -126,6 +131,7 @@ events() { k get events.events.k8s.io -A -o json | jq -r '.items[] | "\(.reason)
 journal() { jq -c '[.slices[] | {slice, phase}]' "$T/state/cluster-journal.json"; }
 
 # --- the GPUNode and the Node capacity ------------------------------------------------------------
+AGENT_FLAGS=(--events all) # the success Events too (until the next start)
 start_agent
 if wait_for 30 ready_true; then ok "the agent publishes GPUNode $NODE with Ready=True"; else
     out=$(cat "$T/agent.$N.log"); fail "the agent publishes GPUNode $NODE with Ready=True" "Ready=True"; fi
@@ -172,12 +178,21 @@ if wait_for 15 gnode_back; then ok "a deleted GPUNode is made again and filled a
 else out=$(k get gnode -o yaml); fail "the GPUNode is made again" "gpuCount 2"; fi
 
 # --- a slice made and torn down ------------------------------------------------------------------
+# Every phase s1's status goes through, as a watch sees it.
+k get gslice -w -o jsonpath='{.metadata.name} {.status.phase}{"\n"}' >"$T/s1.watch" 2>/dev/null &
+WATCH_PID=$!
+sleep 1
 slice s1 1g.5gb 0 1
 if wait_for 20 phase_is s1 Ready; then ok "GPUSlice s1 (1g.5gb at 0) becomes Ready"; else
     out=$(k get gslice s1 -o yaml); fail "GPUSlice s1 becomes Ready" "phase Ready"; fi
 kk get gslice s1 -o json
 U1=$(jq -r .status.migUUID <<<"$out")
 out=$(jq -c .status <<<"$out")
+sleep 1; kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null
+status_out=$out
+out=$(awk '$1 == "s1" {print $2 ? $2 : "-"}' "$T/s1.watch" | uniq | tr '\n' ' ')
+expect_out "...a quick creation goes from no phase straight to Ready: one status write" '^- Ready $'
+out=$status_out
 expect_out "...with migUUID, giId, ciId, createdTime and readyTime" \
     '"ciId":0,"createdTime":"20.*","giId":[0-9]+,"migUUID":"MIG-[0-9a-f-]+","phase":"Ready","readyTime":"20'
 out=$(emu_instances)
@@ -233,6 +248,7 @@ expect_rc "SIGTERM stops the agent cleanly (exit 0)" 0
 kk get gnode "$NODE" -o jsonpath='{.status.conditions[0].status}/{.status.conditions[0].reason}'
 expect_out "...and the GPUNode says Ready=False (AgentStopped)" '^False/AgentStopped$'
 
+AGENT_FLAGS=()
 # Injected NVML faults: the process's first CI create fails (UNKNOWN), and its second GI
 # destroy (the first is the failed create's roll-back) says IN_USE.
 start_agent SLICER_EMU_FAULTS=nvmlGpuInstanceCreateComputeInstance:1:UNKNOWN,nvmlGpuInstanceDestroy:2:IN_USE
@@ -253,6 +269,7 @@ expect_rc "a teardown that NVML refuses (IN_USE) is retried until the object goe
 wait_for 10 has_event "^NVMLError GPUSlice/s4b"
 out=$(events)
 expect_out "...with an NVMLError Event in NVML's words" '^NVMLError GPUSlice/s4b: destroying 1g.5gb at 3 on GPU 0: .*NVML_ERROR_IN_USE'
+expect_no "...and with --events warnings (the default) no SliceCreated for it" '^SliceCreated GPUSlice/s4b'
 grep -q 'slice default/s4b: .*IN_USE.*retrying in' "$T/agent.$N.log" && ok "...and a retry with backoff in the log" \
     || { out=$(cat "$T/agent.$N.log"); fail "...a retry with backoff" "retrying in"; }
 out=$(emu_instances)

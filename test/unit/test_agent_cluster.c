@@ -369,6 +369,31 @@ Test(cluster_node, capacity_sums_empty_gpus_and_removes_what_is_not_offered)
                            "7g.40gb\":\"2\",\"mig.slicer.dev/9g.99gb\":null}}}");
     free(text);
     json_decref(patch);
+    /* A Node that has it all already needs no write (the usual heartbeat); one that
+     * differs in any slicer resource, or still has one that goes, does. */
+    patch = cl_capacity_patch(g, 3, cur);
+    json_t *cap = json_deep_copy(json_object_get(json_object_get(patch, "status"), "capacity"));
+    json_object_del(cap, "mig.slicer.dev/9g.99gb");
+    json_object_set_new(cap, "cpu", json_string("1k"));
+    json_t *status = json_pack("{s:o, s:o}", "capacity", json_deep_copy(cap), "allocatable",
+                               json_deep_copy(cap));
+    cr_expect(cl_capacity_is_current(patch, status), "the Node has it all");
+    json_object_set_new(json_object_get(status, "allocatable"), "mig.slicer.dev/1g.5gb",
+                        json_string("13"));
+    cr_expect_not(cl_capacity_is_current(patch, status), "allocatable differs");
+    json_object_set_new(json_object_get(status, "allocatable"), "mig.slicer.dev/1g.5gb",
+                        json_string("14"));
+    cr_expect(cl_capacity_is_current(patch, status));
+    json_object_set_new(json_object_get(status, "capacity"), "mig.slicer.dev/9g.99gb",
+                        json_string("3"));
+    cr_expect_not(cl_capacity_is_current(patch, status), "a profile to remove is still there");
+    json_object_del(json_object_get(status, "capacity"), "mig.slicer.dev/9g.99gb");
+    json_object_del(json_object_get(status, "capacity"), "mig.slicer.dev/7g.40gb");
+    cr_expect_not(cl_capacity_is_current(patch, status), "a profile to add is missing");
+    cr_expect_not(cl_capacity_is_current(patch, NULL), "a Node without status");
+    json_decref(status);
+    json_decref(cap);
+    json_decref(patch);
     /* No MIG GPU at all: every mig.slicer.dev/ resource goes. */
     patch = cl_capacity_patch(&g[2], 1, cur);
     text = dump(json_object_get(json_object_get(patch, "status"), "capacity"));
