@@ -520,6 +520,7 @@ static void stop(struct ctl *ctl, bool release)
     ctl_assumed_free_all(ctl);
     ctl_pend_free(&ctl->releases);
     ctl_pend_free(&ctl->ungates);
+    ctl_notes_free(ctl);
 }
 
 /* ---- the loop -------------------------------------------------------------------------- */

@@ -260,12 +260,110 @@ static void release_pod(struct ctl *ctl, struct mpod *m, const struct ctl_slice 
                     why == CTL_REL_PARTIAL ? "; the pod is placed again" : "");
 }
 
+/* ---- SliceScheduled, only for a wait ---------------------------------------------- */
+
+/* A pod placed whose slices are not Ready after CTL_SCHEDULED_NOTE_MS gets SliceScheduled
+ * (where it was placed: what it waits on); one ungated sooner gets only SliceReady, which
+ * names the same placement. One Event, not two, on the usual path. */
+static void note_drop(struct ctl *ctl, size_t i)
+{
+    free(ctl->notes[i].uid);
+    free(ctl->notes[i].ns);
+    free(ctl->notes[i].name);
+    free(ctl->notes[i].text);
+    ctl->notes[i] = ctl->notes[--ctl->nnotes];
+}
+
+static void note_forget(struct ctl *ctl, const char *uid)
+{
+    for (size_t i = 0; i < ctl->nnotes; i++)
+        if (strcmp(ctl->notes[i].uid, uid) == 0) {
+            note_drop(ctl, i);
+            return;
+        }
+}
+
+static void arm_notes(struct ctl *ctl);
+
+static void notes_fired(void *arg)
+{
+    struct ctl *ctl = arg;
+    ctl->note_timer = NULL;
+    uint64_t now = kube_now_ms();
+    for (size_t i = 0; i < ctl->nnotes;) {
+        struct sched_note *n = &ctl->notes[i];
+        if (n->due > now) {
+            i++;
+            continue;
+        }
+        if (ctl_pend_has(&ctl->ungates, n->uid)) { /* being ungated: SliceReady will say it */
+            n->due = now + 200;
+            i++;
+            continue;
+        }
+        const struct mpod *m = kube_cache_get(ctl->pods, n->ns, n->name);
+        if (m && strcmp(m->pod.uid, n->uid) == 0 && !(m->flags & MP_UNGATE_SENT) &&
+            ctl_active(ctl)) {
+            struct kube_event_ref ref = pod_ref(n->ns, n->name, n->uid);
+            kube_event_emit(ctl->rec, &ref, KUBE_EVENT_NORMAL, "SliceScheduled", "Place",
+                            "%s; waiting for the node's agent to create them", n->text);
+        }
+        note_drop(ctl, i);
+    }
+    arm_notes(ctl);
+}
+
+static void arm_notes(struct ctl *ctl)
+{
+    if (ctl->note_timer || ctl->nnotes == 0)
+        return;
+    uint64_t due = ctl->notes[0].due, now = kube_now_ms();
+    for (size_t i = 1; i < ctl->nnotes; i++)
+        if (ctl->notes[i].due < due)
+            due = ctl->notes[i].due;
+    ctl->note_timer = kube_timer_add(ctl->c, due > now ? due - now : 0, notes_fired, ctl);
+}
+
+static void note_placed(struct ctl *ctl, const struct mpod *m, const char *text)
+{
+    note_forget(ctl, m->pod.uid);
+    if (ctl->nnotes == ctl->cap_notes) {
+        ctl->cap_notes = ctl->cap_notes ? ctl->cap_notes * 2 : 16;
+        ctl->notes = xreallocarray(ctl->notes, ctl->cap_notes, sizeof *ctl->notes);
+    }
+    ctl->notes[ctl->nnotes++] =
+        (struct sched_note){xstrdup(m->pod.uid), xstrdup(m->pod.ns), xstrdup(m->pod.name),
+                            xstrdup(text), kube_now_ms() + CTL_SCHEDULED_NOTE_MS};
+    arm_notes(ctl);
+}
+
+void ctl_notes_free(struct ctl *ctl)
+{
+    while (ctl->nnotes)
+        note_drop(ctl, 0);
+    free(ctl->notes);
+    ctl->notes = NULL;
+    ctl->cap_notes = 0;
+}
+
+/* "node n1: 1g.5gb on GPU-x at start 3, ...": where a pod's slices are (in slice order). */
+static void placement_text(const struct ctl_slice *const *v, size_t n, char *buf, size_t cap)
+{
+    size_t len = (size_t)snprintf(buf, cap, "node %s:", n ? v[0]->node : "?");
+    for (unsigned ord = 0; ord < CTL_MAX_SLICES && len < cap; ord++)
+        for (size_t k = 0; k < n && len < cap; k++)
+            if (v[k]->ordinal == ord)
+                len += (size_t)snprintf(buf + len, cap - len, "%s %s on %s at start %u",
+                                        ord ? "," : "", v[k]->profile, v[k]->gpu_uuid, v[k]->start);
+}
+
 /* ---- ungate ------------------------------------------------------------------------ */
 
 struct ungate_req {
     struct ctl *ctl;
     char *ns, *name, *uid;
     int tries;
+    char *placed; /* placement_text of its slices, for SliceReady */
 };
 
 static void ungate_end(struct ungate_req *u)
@@ -274,6 +372,7 @@ static void ungate_end(struct ungate_req *u)
     free(u->ns);
     free(u->name);
     free(u->uid);
+    free(u->placed);
     free(u);
 }
 
@@ -317,11 +416,12 @@ static void ungated(void *arg, json_t *obj, const struct err *e)
     struct mpod *m = (struct mpod *)kube_cache_get(u->ctl->pods, u->ns, u->name);
     if (m && strcmp(m->pod.uid, u->uid) == 0)
         m->flags |= MP_UNGATE_SENT;
+    note_forget(u->ctl, u->uid);
     struct kube_event_ref ref = pod_ref(u->ns, u->name, u->uid);
     kube_event_emit(u->ctl->rec, &ref, KUBE_EVENT_NORMAL, "SliceReady", "Ungate",
-                    "every MIG slice is Ready: devices annotated, pinned to its node, gate %s "
-                    "removed",
-                    CTL_GATE);
+                    "every MIG slice is Ready (%s): devices annotated, pinned to its node, gate "
+                    "%s removed",
+                    u->placed, CTL_GATE);
     log_info("controller: pod %s/%s ungated", u->ns, u->name);
     ungate_end(u);
 }
@@ -388,8 +488,11 @@ static void start_ungate(struct ctl *ctl, const struct mpod *m)
         return;
     }
     ctl_pend_add(&ctl->ungates, m->pod.uid);
+    char text[KUBE_EVENT_NOTE_MAX / 2];
+    placement_text(c.v, c.n, text, sizeof text);
     struct ungate_req *u = xcalloc(1, sizeof *u);
-    *u = (struct ungate_req){ctl, xstrdup(m->pod.ns), xstrdup(m->pod.name), xstrdup(m->pod.uid), 0};
+    *u = (struct ungate_req){ctl, xstrdup(m->pod.ns), xstrdup(m->pod.name), xstrdup(m->pod.uid),
+                             0,   xstrdup(text)};
     struct kube_call call = {.gvr = &KUBE_PODS, .ns = u->ns, .name = u->name};
     if (kube_send(ctl->c, KUBE_PATCH_MERGE, &call, patch, ungated, u, &e) == NULL) {
         log_warn("controller: ungating pod %s/%s: %s", u->ns, u->name, err_msg(e));
@@ -711,8 +814,7 @@ static void placed(struct ctl *ctl, const struct ctl_view *v, const struct mpod 
             len += (size_t)snprintf(note + len, sizeof note - len, "%s %s on %s at start %u",
                                     k ? "," : "", m->pod.asks[ch->ask].profile, gpu, ch->start);
     }
-    struct kube_event_ref ref = pod_ref(m->pod.ns, m->pod.name, m->pod.uid);
-    kube_event_emit(ctl->rec, &ref, KUBE_EVENT_NORMAL, "SliceScheduled", "Place", "%s", note);
+    note_placed(ctl, m, note);
     log_info("controller: pod %s/%s placed: %s", m->pod.ns, m->pod.name, note);
 }
 

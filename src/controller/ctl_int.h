@@ -57,6 +57,15 @@ struct pendset {
     size_t n, cap;
 };
 
+/* A placement whose SliceScheduled Event waits: sent at `due` unless the pod is ungated first. */
+struct sched_note {
+    char *uid, *ns, *name, *text;
+    uint64_t due; /* monotonic ms */
+};
+
+/* How long a placed pod waits for its slices before SliceScheduled says where it waits. */
+#define CTL_SCHEDULED_NOTE_MS 1000
+
 struct ctl {
     struct ctl_config cfg;
     struct kube_client *c;
@@ -74,8 +83,11 @@ struct ctl {
     bool stopping; /* shutting down: act no more */
     struct assumed *assumed;
     size_t nassumed, cap_assumed;
-    struct pendset releases; /* slice keys being released */
-    struct pendset ungates;  /* pod uids being ungated */
+    struct pendset releases;  /* slice keys being released */
+    struct pendset ungates;   /* pod uids being ungated */
+    struct sched_note *notes; /* SliceScheduled Events that wait */
+    size_t nnotes, cap_notes;
+    struct kube_timer *note_timer;
 };
 
 /* True when this process may act: every cache synced and (without
@@ -98,6 +110,7 @@ void ctl_pend_add(struct pendset *set, const char *key);
 void ctl_pend_done(struct pendset *set, const char *key, bool forget);
 void ctl_pend_free(struct pendset *set);
 void ctl_assumed_free_all(struct ctl *ctl);
+void ctl_notes_free(struct ctl *ctl);
 
 /* The reconcile pass (ctl_act.c): every pod and every slice once. */
 void ctl_pass(void *arg);

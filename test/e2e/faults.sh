@@ -73,6 +73,11 @@ if wait_for 30 slice_in c1 Creating; then
 else show; fail "c1's slice reaches Creating" "Creating"; fi
 E2E_AGENT_ENV= e2e_agent gpu-0
 wait_for 60 is_running c1 && ok "...restarted, it finishes the slice and c1 runs" || { show; fail "c1 Running" "Running"; }
+scheduled_note() { k get events.events.k8s.io -n e2e -o json | jq -r '.items[] | select(.regarding.name == "c1"
+    and .reason == "SliceScheduled") | .note'; }
+out=$(scheduled_note)
+expect_out "...c1 waited over a second for its slice: SliceScheduled says where and on what" \
+    "^node gpu-0: 1g\.5gb on GPU-[0-9a-f-]+ at start [0-6]; waiting for the node's agent to create them$"
 converged "after the agent's crash mid-creation"
 
 # --- kill -9 the agent while it destroys a slice ---------------------------------------------

@@ -96,6 +96,20 @@ out=$(k get pods -n e2e -l app=tiny -o json | jq -r '.items[] | "\(.spec.nodeNam
 expect_out "every pod is pinned to gpu-0, bound there, with no gate left" '^gpu-0 gpu-0 0$'
 kk get gslice -n e2e
 expect_count "kubectl get gslice shows 7 Ready slices on gpu-0" ' gpu-0 +GPU-[^ ]+ +1g\.5gb +[0-6] +Ready ' 7
+# Events: each pod's SliceReady says where its slice is; SliceScheduled comes only for a pod
+# that waited over a second for its slice (here, with an idle agent, not every one of them).
+slicer_events() { # "reason note" of the controller's Events on app=tiny pods
+    k get events.events.k8s.io -n e2e -o json | jq -r '.items[] | select(.reportingController ==
+        "slicer.dev/controller" and (.regarding.name | startswith("tiny-"))) | "\(.reason) \(.note)"'
+}
+ready_events() { [[ $(slicer_events | grep -c '^SliceReady ') -ge 7 ]]; }
+wait_for 20 ready_events
+out=$(slicer_events)
+expect_count "every pod's SliceReady names its node, profile, GPU and start" \
+    '^SliceReady every MIG slice is Ready \(node gpu-0: 1g\.5gb on GPU-[0-9a-f-]+ at start [0-6]\): devices annotated' 7
+n=$(grep -c '^SliceScheduled ' <<<"$out")
+[[ $n -lt 7 ]] && ok "...and a pod whose slice was Ready within a second got no SliceScheduled ($n of 7 did)" ||
+    fail "a quickly served pod gets one Event, not two" "fewer than 7 SliceScheduled, got $n"
 
 # --- an 8th replica: no room ---------------------------------------------------------------
 k scale deployment tiny -n e2e --replicas=8 >/dev/null
