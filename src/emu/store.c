@@ -1,6 +1,8 @@
 #include "emu/store.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -14,6 +16,35 @@
 
 static int lock_fd = -1;
 static uint64_t opened_nonce; /* the state's nonce at nvmlInit_v2 */
+
+/* The state as this process last read or wrote the file, and the file's identity then. Every
+ * save renames a new file into place (a new inode, new times), so a file with the same
+ * identity holds the same state: a call then copies this instead of parsing the file again
+ * (which was most of an agent's CPU under load). The copy also drops whatever a call that
+ * did not save left changed in memory, as a re-read did. */
+static struct emu_state cached;
+static struct stat cached_id;
+static bool cached_valid;
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static size_t state_bytes(const struct emu_state *st)
+{
+    return offsetof(struct emu_state, gpu) + (size_t)st->ngpus * sizeof st->gpu[0];
+}
+
+/* Remembers st as the file's content (called with the lock held, right after a load or save). */
+static void remember(const struct emu_state *st, const struct emu_config *cfg)
+{
+    cached_valid = stat(cfg->state_path, &cached_id) == 0 && st->ngpus <= EMU_MAX_GPUS;
+    if (cached_valid)
+        memcpy(&cached, st, state_bytes(st));
+}
 
 static void sibling(char *out, size_t cap, const struct emu_config *cfg, const char *suffix)
 {
@@ -96,10 +127,25 @@ static int load(struct emu_state *st, const struct emu_config *cfg, const struct
                         cfg->state_path, jerr.line, jerr.text);
     int rc = emu_state_from_json(st, root, cfg, cat, m);
     json_decref(root);
-    if (rc < 0)
+    if (rc < 0) {
+        cached_valid = false;
         return emu_wrap(m, "state file %s is not usable (remove it to start afresh)",
                         cfg->state_path);
+    }
+    remember(st, cfg);
     return 0;
+}
+
+/* load(), or the remembered state when the file is the one it came from. */
+static int load_cached(struct emu_state *st, const struct emu_config *cfg,
+                       const struct emu_catalog *cat, struct emu_msg *m)
+{
+    struct stat now;
+    if (cached_valid && stat(cfg->state_path, &now) == 0 && same_file(&now, &cached_id)) {
+        memcpy(st, &cached, state_bytes(&cached));
+        return 0;
+    }
+    return load(st, cfg, cat, m);
 }
 
 static int write_all(int fd, const char *data, size_t len)
@@ -154,9 +200,11 @@ static int save(const struct emu_state *st, const struct emu_config *cfg, struct
     }
     if (rc < 0) {
         unlink(tmp);
+        cached_valid = false;
         return emu_fail(m, "writing %s: %s", cfg->state_path, strerror(e));
     }
     sync_dir(cfg->state_path); /* best effort: the rename is done */
+    remember(st, cfg);
     return 0;
 }
 
@@ -186,7 +234,7 @@ int emu_store_begin(struct emu_state *st, const struct emu_config *cfg,
         return 0;
     if (lock(cfg, m) < 0)
         return -1;
-    int rc = load(st, cfg, cat, m);
+    int rc = load_cached(st, cfg, cat, m);
     if (rc == 1)
         rc = emu_fail(m, "state file %s has disappeared since nvmlInit_v2", cfg->state_path);
     /* Handles name instances by serial: a new file would reuse serials. */

@@ -66,18 +66,19 @@ restart_agent() { e2e_kill agent-gpu-0 KILL; E2E_AGENT_ENV=${1:-} e2e_agent gpu-
 
 # --- kill -9 the agent while it creates a slice ----------------------------------------------
 restart_agent SLICER_EMU_LATENCY_MS=3000
+scheduled_note() { out=$(k get events.events.k8s.io -n e2e -o json | jq -r '.items[] | select(.regarding.name == "c1"
+    and .reason == "SliceScheduled") | .note'); [[ -n "$out" ]]; }
 mig_pod c1
 if wait_for 30 slice_in c1 Creating; then
+    # Its GI takes 3 s and its CI 3 s more: the pod waits, and the controller says where.
+    wait_for 10 scheduled_note
+    expect_out "c1 waits over a second for its slice: SliceScheduled says where and on what" \
+        "^node gpu-0: 1g\.5gb on GPU-[0-9a-f-]+ at start [0-6]; waiting for the node's agent to create them$"
     e2e_kill agent-gpu-0 KILL
     ok "the agent is killed (-9) while c1's slice is Creating"
 else show; fail "c1's slice reaches Creating" "Creating"; fi
 E2E_AGENT_ENV= e2e_agent gpu-0
 wait_for 60 is_running c1 && ok "...restarted, it finishes the slice and c1 runs" || { show; fail "c1 Running" "Running"; }
-scheduled_note() { k get events.events.k8s.io -n e2e -o json | jq -r '.items[] | select(.regarding.name == "c1"
-    and .reason == "SliceScheduled") | .note'; }
-out=$(scheduled_note)
-expect_out "...c1 waited over a second for its slice: SliceScheduled says where and on what" \
-    "^node gpu-0: 1g\.5gb on GPU-[0-9a-f-]+ at start [0-6]; waiting for the node's agent to create them$"
 converged "after the agent's crash mid-creation"
 
 # --- kill -9 the agent while it destroys a slice ---------------------------------------------

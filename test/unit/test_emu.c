@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1422,6 +1423,42 @@ Test(emu, a_state_file_removed_or_replaced_under_a_running_process_is_an_error)
     shutdown_ok();
     cr_assert_eq(init_capturing(err, sizeof err), NVML_SUCCESS, "%s", err);
     cr_assert_eq(capacity(dev_at(0), 19), 6);
+    shutdown_ok();
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    char *buf = malloc(1 << 20);
+    *len = fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    return buf;
+}
+
+/* The emulator keeps the state it last read or wrote while the file is the same file; one
+ * rewritten in place (same inode, as an editor or `>` would) is read again. */
+Test(emu, a_state_file_rewritten_in_place_is_read_again)
+{
+    use_gpus("A100-SXM4-40GB");
+    init_ok();
+    nvmlDevice_t d = dev_at(0);
+    size_t empty_len;
+    char *empty = slurp(state_path, &empty_len);
+    gi_ok(d, 19, 0, 1);
+    gi_ok(d, 19, 1, 1);
+    cr_assert_eq(count_gis(d, 19), 2);
+    struct stat before, after;
+    cr_assert_eq(stat(state_path, &before), 0);
+    int fd = open(state_path, O_WRONLY | O_TRUNC);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, empty, empty_len), (ssize_t)empty_len);
+    close(fd);
+    cr_assert_eq(stat(state_path, &after), 0);
+    cr_assert_eq(before.st_ino, after.st_ino, "the same file, rewritten");
+    cr_expect_eq(count_gis(d, 19), 0, "the file's state, not the remembered one");
+    cr_expect_eq(capacity(d, 19), 7);
+    free(empty);
     shutdown_ok();
 }
 
