@@ -46,6 +46,9 @@ struct kube_http {
     enum hstate state;
     struct kube_timer *timer;
     bool cancelled, aborted, overflow;
+    bool counted;            /* one of the client's active unary requests */
+    bool queued;             /* waiting for a free slot (c->queue) */
+    struct kube_http *qnext; /* next in c->queue */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -63,6 +66,11 @@ struct kube_client {
     struct stat token_st;
     int in_curl;
     struct kube_client_stats stats;
+    /* Unary requests handed to curl now (watches are not counted), and those past the rate
+     * limiter waiting for one of max_inflight slots, oldest first: a burst of thousands of
+     * writes then holds a few bytes each here, not curl's buffers for every one of them. */
+    unsigned active;
+    struct kube_http *queue, *queue_tail;
 };
 
 uint64_t kube_now_ms(void)
@@ -384,9 +392,37 @@ static void unlink_req(struct kube_http *h)
         h->next->prev = h->prev;
 }
 
+static void dequeue(struct kube_http *h)
+{
+    struct kube_client *c = h->c;
+    struct kube_http **pp = &c->queue, *prev = NULL;
+    while (*pp && *pp != h) {
+        prev = *pp;
+        pp = &(*pp)->qnext;
+    }
+    if (*pp) {
+        *pp = h->qnext;
+        if (c->queue_tail == h)
+            c->queue_tail = prev;
+    }
+    h->queued = false;
+    h->qnext = NULL;
+}
+
+static void uncount(struct kube_http *h)
+{
+    if (h->counted) {
+        h->c->active--;
+        h->counted = false;
+    }
+}
+
 static void free_req(struct kube_http *h)
 {
     unlink_req(h);
+    if (h->queued)
+        dequeue(h);
+    uncount(h);
     if (h->timer)
         kube_timer_cancel(h->c, h->timer);
     if (h->easy) {
@@ -403,10 +439,28 @@ static void free_req(struct kube_http *h)
     free(h);
 }
 
+static void pump(struct kube_client *c);
+
 static void launch(void *arg)
 {
     struct kube_http *h = arg;
+    struct kube_client *c = h->c;
     h->timer = NULL;
+    if (!h->on_data && c->active >= (unsigned)c->o.max_inflight) {
+        h->queued = true; /* pump() launches it when a slot frees */
+        h->qnext = NULL;
+        if (c->queue_tail)
+            c->queue_tail->qnext = h;
+        else
+            c->queue = h;
+        c->queue_tail = h;
+        return;
+    }
+    if (!h->on_data) {
+        h->counted = true;
+        if (++c->active > c->stats.max_active)
+            c->stats.max_active = c->active;
+    }
     if (!h->easy)
         h->easy = make_easy(h);
     build_headers(h);
@@ -465,7 +519,9 @@ void kube_http_cancel(struct kube_client *c, struct kube_http *h)
         h->cancelled = true; /* removed from curl once curl returns */
         return;
     }
+    struct kube_client *cl = h->c;
     free_req(h);
+    pump(cl);
 }
 
 static int curl_errno(CURLcode rc)
@@ -504,10 +560,21 @@ static void finish(struct kube_http *h, long status, const struct err *e)
     free_req(h);
 }
 
+/* Launches queued requests while slots are free. */
+static void pump(struct kube_client *c)
+{
+    while (c->queue && c->active < (unsigned)c->o.max_inflight) {
+        struct kube_http *h = c->queue;
+        dequeue(h);
+        launch(h);
+    }
+}
+
 static void completed(struct kube_http *h, CURLcode rc)
 {
     struct kube_client *c = h->c;
     curl_multi_remove_handle(c->multi, h->easy);
+    uncount(h);
     h->state = H_WAITING;
     if (h->cancelled) {
         free_req(h);
@@ -551,6 +618,7 @@ static void reap(struct kube_client *c)
         if (h->cancelled)
             free_req(h);
     }
+    pump(c);
 }
 
 static void socket_action(struct kube_client *c, curl_socket_t fd, int flags)
@@ -630,6 +698,8 @@ static void defaults(struct kube_client_opts *o)
         o->backoff_base_ms = 250;
     if (o->backoff_max_ms <= 0)
         o->backoff_max_ms = 8000;
+    if (o->max_inflight <= 0)
+        o->max_inflight = 64;
 }
 
 int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts *opts,

@@ -39,6 +39,8 @@ struct kube_client_opts {
     int retries;         /* retries after the first attempt, default 5; negative: none */
     int backoff_base_ms; /* default 250 */
     int backoff_max_ms;  /* default 8000 */
+    int max_inflight;    /* unary requests in flight at once, default 64 (watches not counted);
+                          * more wait in order, after the rate limiter */
     const char *user_agent;
 };
 
@@ -101,6 +103,7 @@ struct kube_client_stats {
     uint64_t requests;    /* attempts handed to curl */
     uint64_t retries;     /* attempts that were retries */
     uint64_t connections; /* TCP connections opened */
+    unsigned max_active;  /* the most unary requests in flight at once so far */
 };
 void kube_client_stats(const struct kube_client *c, struct kube_client_stats *out);
 

@@ -208,3 +208,43 @@ Test(kube_http, the_rate_limiter_paces_requests)
     kube_client_free(c);
     stop();
 }
+
+static void counted_done(void *arg, json_t *obj, const struct err *e)
+{
+    int *left = arg;
+    json_decref(obj);
+    cr_expect_null(e, "%s", err_msg(e));
+    (*left)--;
+}
+
+/* n GETs sent at once through a client with max_inflight `max` (0: the default); returns the
+ * most that were in flight together. */
+static unsigned burst_of_gets(int n, int max)
+{
+    start(NULL, 0);
+    struct kube_client_opts o = {.qps = -1, .max_inflight = max};
+    struct kube_client *c = client(&o, NULL);
+    int left = n;
+    for (int i = 0; i < n; i++) {
+        struct err *e = NULL;
+        cr_assert_not_null(kube_send(c, KUBE_GET, &cm, NULL, counted_done, &left, &e), "%s",
+                           err_msg(e));
+    }
+    uint64_t t0 = kube_now_ms();
+    while (left > 0 && kube_now_ms() - t0 < 10000) {
+        struct err *e = NULL;
+        cr_assert_geq(kube_client_step(c, 100, &e), 0, "%s", err_msg(e));
+    }
+    cr_assert_eq(left, 0, "every request is answered, the queued ones too");
+    struct kube_client_stats st;
+    kube_client_stats(c, &st);
+    kube_client_free(c);
+    stop();
+    return st.max_active;
+}
+
+Test(kube_http, at_most_max_inflight_requests_are_in_flight_and_the_rest_wait_their_turn)
+{
+    cr_expect_eq(burst_of_gets(12, 3), 3, "a limit of 3");
+    cr_expect_gt(burst_of_gets(12, 64), 3, "without the limit in the way they overlap");
+}
