@@ -472,10 +472,18 @@ static int start(struct ctl *ctl, struct err **err)
     struct kube_client_opts lo_opts = {.user_agent = "slicer-controller/leader-election"};
     if (rc == 0 && ctl->cfg.leader_elect)
         rc = kube_client_new(kc, &lo_opts, &ctl->lc, err);
+    /* Events in their own lane, a few at a time: under a burst they wait behind each other,
+     * not in front of the slice creates and ungates that pods wait on. */
+    struct kube_client_opts eo = {.user_agent = "slicer-controller/events",
+                                  .qps = ctl->cfg.qps,
+                                  .burst = ctl->cfg.burst,
+                                  .max_inflight = 16};
+    if (rc == 0)
+        rc = kube_client_new(kc, &eo, &ctl->ec, err);
     kube_config_free(kc);
     if (rc < 0)
         return err_wrap(err, "kube client");
-    ctl->rec = kube_recorder_new(ctl->c, "slicer.dev/controller", ctl->cfg.identity);
+    ctl->rec = kube_recorder_new(ctl->ec, "slicer.dev/controller", ctl->cfg.identity);
     start_next_cache(ctl);
     if (!ctl->cfg.leader_elect)
         return 0;
@@ -517,6 +525,8 @@ static void stop(struct ctl *ctl, bool release)
         kube_client_free(ctl->c);
     if (ctl->lc)
         kube_client_free(ctl->lc);
+    if (ctl->ec)
+        kube_client_free(ctl->ec);
     ctl_assumed_free_all(ctl);
     ctl_pend_free(&ctl->releases);
     ctl_pend_free(&ctl->ungates);
@@ -556,8 +566,9 @@ static int loop(struct ctl *ctl, int ep, int sfd, struct err **err)
                 }
                 continue;
             }
-            struct kube_client *c =
-                ctl->lc && ev[i].data.fd == kube_client_fd(ctl->lc) ? ctl->lc : ctl->c;
+            struct kube_client *c = ctl->lc && ev[i].data.fd == kube_client_fd(ctl->lc)   ? ctl->lc
+                                    : ctl->ec && ev[i].data.fd == kube_client_fd(ctl->ec) ? ctl->ec
+                                                                                          : ctl->c;
             if (kube_client_dispatch(c, err) < 0)
                 return err_wrap(err, "kube client");
         }
@@ -587,6 +598,8 @@ int ctl_run(const struct ctl_config *cfg, struct err **err)
         rc = add_fd(ep, sfd, err);
     if (rc == 0 && ctl->lc)
         rc = add_fd(ep, kube_client_fd(ctl->lc), err);
+    if (rc == 0 && ctl->ec)
+        rc = add_fd(ep, kube_client_fd(ctl->ec), err);
     if (rc == 0) {
         log_info("controller: started as %s (%s, batch window %d ms%s)", cfg->identity,
                  place_policy_name(cfg->policy), cfg->batch_window_ms,

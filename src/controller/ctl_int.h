@@ -72,6 +72,7 @@ struct ctl {
     /* The Lease's own client (own connection and rate limit), so that a renewal never
      * waits behind a burst of slice writes: client-go's controllers do the same. */
     struct kube_client *lc;
+    struct kube_client *ec; /* Events' own client (kube_recorder), so they queue apart */
     struct kube_recorder *rec;
     struct kube_lease *lease;
     struct kube_cache *pods, *bound, *nodes, *gpunodes, *slices;

@@ -374,6 +374,10 @@ static CURL *make_easy(struct kube_http *h)
     curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    /* A unary answer is one object of a few KiB: a small receive buffer per request (curl's
+     * default is 16 KiB) keeps hundreds in flight cheap; a watch keeps the default. */
+    if (!h->on_data)
+        curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
     long tmo = h->timeout_ms < 0 ? 0 : h->timeout_ms ? h->timeout_ms : c->o.timeout_ms;
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, tmo);
