@@ -153,8 +153,10 @@ nvmlReturn_t emu_shutdown(void)
 {
     struct emu_call c;
     nvmlReturn_t r = emu_call_begin(&c, EMU_SYM_nvmlShutdown);
-    if (r == NVML_SUCCESS && --emu_rt.refcount == 0)
+    if (r == NVML_SUCCESS && --emu_rt.refcount == 0) {
         free_all();
+        emu_store_close();
+    }
     return emu_call_end(&c, r);
 }
 

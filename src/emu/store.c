@@ -17,32 +17,27 @@
 static int lock_fd = -1;
 static uint64_t opened_nonce; /* the state's nonce at nvmlInit_v2 */
 
-/* The state as this process last read or wrote the file, and the file's identity then. Every
- * save renames a new file into place (a new inode, new times), so a file with the same
- * identity holds the same state: a call then copies this instead of parsing the file again
- * (which was most of an agent's CPU under load). The copy also drops whatever a call that
- * did not save left changed in memory, as a re-read did. */
+/* The state as this process last read or wrote the file, with the file's text then. A call
+ * still reads the file, but when the text is the same it copies this state instead of
+ * parsing and checking the text again (parsing was most of an agent's CPU under load). The
+ * copy also drops whatever a call that did not save left changed in memory, as a re-parse
+ * did. Equal text, not file times: two saves in one clock tick can leave the same times. */
 static struct emu_state cached;
-static struct stat cached_id;
-static bool cached_valid;
-
-static bool same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
+static char *cached_text;
+static size_t cached_len;
 
 static size_t state_bytes(const struct emu_state *st)
 {
     return offsetof(struct emu_state, gpu) + (size_t)st->ngpus * sizeof st->gpu[0];
 }
 
-/* Remembers st as the file's content (called with the lock held, right after a load or save). */
-static void remember(const struct emu_state *st, const struct emu_config *cfg)
+/* Remembers st as the state of the file whose text is `text` (taken, or NULL to forget). */
+static void remember(const struct emu_state *st, char *text, size_t len)
 {
-    cached_valid = stat(cfg->state_path, &cached_id) == 0 && st->ngpus <= EMU_MAX_GPUS;
-    if (cached_valid)
+    free(cached_text);
+    cached_text = text;
+    cached_len = len;
+    if (text)
         memcpy(&cached, st, state_bytes(st));
 }
 
@@ -119,33 +114,29 @@ static int load(struct emu_state *st, const struct emu_config *cfg, const struct
         return 1;
     if (len < 0)
         return -1;
-    json_error_t jerr;
-    json_t *root = json_loadb(buf, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
-    free(buf);
-    if (root == NULL)
-        return emu_fail(m, "state file %s is corrupt: line %d: %s (remove it to start afresh)",
-                        cfg->state_path, jerr.line, jerr.text);
-    int rc = emu_state_from_json(st, root, cfg, cat, m);
-    json_decref(root);
-    if (rc < 0) {
-        cached_valid = false;
-        return emu_wrap(m, "state file %s is not usable (remove it to start afresh)",
-                        cfg->state_path);
-    }
-    remember(st, cfg);
-    return 0;
-}
-
-/* load(), or the remembered state when the file is the one it came from. */
-static int load_cached(struct emu_state *st, const struct emu_config *cfg,
-                       const struct emu_catalog *cat, struct emu_msg *m)
-{
-    struct stat now;
-    if (cached_valid && stat(cfg->state_path, &now) == 0 && same_file(&now, &cached_id)) {
+    if (cached_text && (size_t)len == cached_len && memcmp(buf, cached_text, cached_len) == 0) {
+        free(buf);
         memcpy(st, &cached, state_bytes(&cached));
         return 0;
     }
-    return load(st, cfg, cat, m);
+    json_error_t jerr;
+    json_t *root = json_loadb(buf, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        free(buf);
+        remember(st, NULL, 0);
+        return emu_fail(m, "state file %s is corrupt: line %d: %s (remove it to start afresh)",
+                        cfg->state_path, jerr.line, jerr.text);
+    }
+    int rc = emu_state_from_json(st, root, cfg, cat, m);
+    json_decref(root);
+    if (rc < 0) {
+        free(buf);
+        remember(st, NULL, 0);
+        return emu_wrap(m, "state file %s is not usable (remove it to start afresh)",
+                        cfg->state_path);
+    }
+    remember(st, buf, (size_t)len);
+    return 0;
 }
 
 static int write_all(int fd, const char *data, size_t len)
@@ -177,34 +168,41 @@ static int sync_dir(const char *path)
 static int save(const struct emu_state *st, const struct emu_config *cfg, struct emu_msg *m)
 {
     json_t *root = emu_state_to_json(st, cfg);
-    char *text = json_dumps(root, JSON_INDENT(2));
+    char *json = json_dumps(root, JSON_INDENT(2));
     json_decref(root);
+    if (json == NULL)
+        abort();
+    size_t len = strlen(json) + 1; /* and a newline */
+    char *text = malloc(len + 1);
     if (text == NULL)
         abort();
+    memcpy(text, json, len - 1);
+    text[len - 1] = '\n';
+    text[len] = '\0';
+    free(json);
     char tmp[SIBLING_MAX];
     sibling(tmp, sizeof tmp, cfg, ".tmp");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int rc = fd < 0 ? -1 : 0;
-    if (rc == 0 &&
-        (write_all(fd, text, strlen(text)) < 0 || write_all(fd, "\n", 1) < 0 || fsync(fd) < 0))
+    if (rc == 0 && (write_all(fd, text, len) < 0 || fsync(fd) < 0))
         rc = -1;
     int e = errno;
     if (fd >= 0 && close(fd) < 0 && rc == 0) {
         rc = -1;
         e = errno;
     }
-    free(text);
     if (rc == 0 && rename(tmp, cfg->state_path) < 0) {
         rc = -1;
         e = errno;
     }
     if (rc < 0) {
+        free(text);
         unlink(tmp);
-        cached_valid = false;
+        remember(st, NULL, 0);
         return emu_fail(m, "writing %s: %s", cfg->state_path, strerror(e));
     }
     sync_dir(cfg->state_path); /* best effort: the rename is done */
-    remember(st, cfg);
+    remember(st, text, len);
     return 0;
 }
 
@@ -217,6 +215,7 @@ int emu_store_open(struct emu_state *st, const struct emu_config *cfg,
     }
     if (lock(cfg, m) < 0)
         return -1;
+    remember(st, NULL, 0); /* a new init may have a new configuration: check the file afresh */
     int rc = load(st, cfg, cat, m);
     if (rc == 1) {
         emu_state_reset(st, cfg);
@@ -234,7 +233,7 @@ int emu_store_begin(struct emu_state *st, const struct emu_config *cfg,
         return 0;
     if (lock(cfg, m) < 0)
         return -1;
-    int rc = load_cached(st, cfg, cat, m);
+    int rc = load(st, cfg, cat, m);
     if (rc == 1)
         rc = emu_fail(m, "state file %s has disappeared since nvmlInit_v2", cfg->state_path);
     /* Handles name instances by serial: a new file would reuse serials. */
@@ -256,4 +255,9 @@ int emu_store_end(const struct emu_state *st, const struct emu_config *cfg, bool
     int rc = changed ? save(st, cfg, m) : 0;
     unlock();
     return rc;
+}
+
+void emu_store_close(void)
+{
+    remember(NULL, NULL, 0);
 }

@@ -3,7 +3,8 @@
  *
  * File protocol, per NVML call that reads or changes MIG state: take an
  * exclusive flock on STATE.lock (a new open file description each time, so
- * forked processes exclude each other too), read and validate STATE, act, and
+ * forked processes exclude each other too), read and validate STATE (parsed
+ * only when its text differs from what this process last read or wrote), act, and
  * if something changed write STATE.tmp, fsync it, rename it over STATE and
  * fsync the directory, then unlock. A process killed at any instant leaves the
  * file as it was before or after the call.
@@ -32,5 +33,8 @@ int emu_store_begin(struct emu_state *st, const struct emu_config *cfg,
  * failed (the file keeps the state from before the call). */
 int emu_store_end(const struct emu_state *st, const struct emu_config *cfg, bool changed,
                   struct emu_msg *m);
+
+/* At the last nvmlShutdown: forgets the remembered state and text. */
+void emu_store_close(void);
 
 #endif
