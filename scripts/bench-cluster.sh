@@ -87,10 +87,12 @@ SLICER_BENCH_CLUSTER_KUBECONFIG=$admin "$dir/bench_cluster" ${quick:+"$quick"}
 rc=$?
 requests >"$T/requests.after"
 cpu >"$T/cpu.after"
-printf '\nCPU seconds during the run (user + system; the machine has %s cores)\n' "$(nproc)"
-awk 'NR == FNR { b[$1] += $2; next } { a[$1] += $2 }
-    END { for (x in a) printf "%-24s %8.1f\n", x, a[x] - b[x] }' "$T/cpu.before" "$T/cpu.after" | sort -k2 -rn
 pods=${SLICER_BENCH_PODS:-$([[ "$quick" == --quick ]] && echo 100 || echo 1000)}
+printf '\nCPU during the run (user + system; the machine has %s cores)\n%-24s %8s %8s\n' "$(nproc)" \
+    component seconds "ms/pod"
+awk -v pods="$pods" 'NR == FNR { b[$1] += $2; next } { a[$1] += $2 }
+    END { for (x in a) printf "%-24s %8.1f %8.1f\n", x, a[x] - b[x], (a[x] - b[x]) * 1000 / pods }' \
+    "$T/cpu.before" "$T/cpu.after" | sort -k2 -rn
 printf '\napiserver requests per pod during the run (writes; all %s pods)\n' "$pods"
 awk -v pods="$pods" 'NR == FNR { b[$1 " " $2] = $3; next }
     $1 ~ /^(POST|PUT|PATCH|DELETE|APPLY)$/ { d = $3 - b[$1 " " $2]; if (d > 0) { printf "%-8s %-36s %7.2f\n", $1, $2, d / pods; t += d } }
