@@ -318,7 +318,9 @@ json_t *ctl_ungate_patch(const char *uid, const char *rv, const struct ctl_slice
     qsort(sorted, n, sizeof *sorted, cmp_ordinal);
     json_t *annotations = json_object();
     set_devices(annotations, sorted, n);
-    return json_pack("{s:{s:s, s:o}, s:{s:{s:s}, s:n}}", "metadata", "resourceVersion", rv,
-                     "annotations", annotations, "spec", "nodeSelector", CTL_HOSTNAME,
+    /* uid too: a pod made again under the same name fails the patch (uid is immutable) even
+     * if the version check were skipped. */
+    return json_pack("{s:{s:s, s:s, s:o}, s:{s:{s:s}, s:n}}", "metadata", "resourceVersion", rv,
+                     "uid", uid, "annotations", annotations, "spec", "nodeSelector", CTL_HOSTNAME,
                      slices[0]->node, "schedulingGates");
 }

@@ -111,7 +111,8 @@ int ctl_ungate_apply(json_t *pod, const struct ctl_slice *const *slices, size_t 
  * the apiserver applies it only to the pod the cache saw (409 Conflict
  * otherwise: then read the pod and use ctl_ungate_apply). One write and no
  * read. NULL (with why) when the slices are not all Ready on one node of the
- * pod `uid` or rv is missing. */
+ * pod `uid` or rv is missing. The patch names the uid too (immutable: a
+ * pod made again under that name fails it). */
 json_t *ctl_ungate_patch(const char *uid, const char *rv, const struct ctl_slice *const *slices,
                          size_t n, struct err **err);
 

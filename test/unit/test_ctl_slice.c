@@ -269,7 +269,7 @@ Test(ungate, the_patch_is_the_update_from_the_cache_with_its_resource_version)
     json_t *patch = ctl_ungate_patch(UID, "41", sp, 3, &e);
     cr_assert_not_null(patch, "%s", err_msg(e));
     json_t *want =
-        js("{\"metadata\":{\"resourceVersion\":\"41\",\"annotations\":{"
+        js("{\"metadata\":{\"resourceVersion\":\"41\",\"uid\":\"" UID "\",\"annotations\":{"
            "\"slicer.dev/devices-0\":\"MIG-a,MIG-b\",\"slicer.dev/devices-1\":\"MIG-c\"}},"
            "\"spec\":{\"nodeSelector\":{\"kubernetes.io/hostname\":\"n1\"},"
            "\"schedulingGates\":null}}");
