@@ -502,6 +502,69 @@ static void start_ungate(struct ctl *ctl, const struct mpod *m)
     json_decref(patch);
 }
 
+/* ---- a slice lost under a running pod -------------------------------------------------- */
+
+struct lost_req {
+    struct ctl *ctl;
+    char *ns, *name, *uid;
+};
+
+static void lost_written(void *arg, json_t *obj, const struct err *e)
+{
+    struct lost_req *r = arg;
+    json_decref(obj);
+    if (e) {
+        log_warn("controller: failing pod %s/%s: %s", r->ns, r->name, err_msg(e));
+        struct mpod *m = (struct mpod *)kube_cache_get(r->ctl->pods, r->ns, r->name);
+        if (m && strcmp(m->pod.uid, r->uid) == 0)
+            m->flags &= (uint8_t)~MP_LOST_SENT; /* the next pass tries again */
+    }
+    free(r->ns);
+    free(r->name);
+    free(r->uid);
+    free(r);
+}
+
+/* The pod was ungated with a slice that is Failed now (its node rebooted: MIG instances do not
+ * survive that, or the instance vanished). A pod cannot be gated again, and its devices are
+ * gone: it is failed, as the kubelet fails a pod whose device plugin lost its device, so that
+ * its owner (Deployment, Job) makes a new one, which gets new slices. Then released. */
+static void fail_lost_pod(struct ctl *ctl, struct mpod *m, const struct ctl_slice *const *sl,
+                          size_t n)
+{
+    if (m->flags & MP_LOST_SENT)
+        return;
+    const struct ctl_slice *lost = NULL;
+    for (size_t i = 0; i < n && !lost; i++)
+        if (sl[i]->phase == CTL_PHASE_FAILED)
+            lost = sl[i];
+    if (lost == NULL)
+        return;
+    char msg[KUBE_EVENT_NOTE_MAX / 2];
+    snprintf(msg, sizeof msg,
+             "MIG slice %s (%s on %s, node %s) is lost: %.300s; the pod is failed so that its "
+             "owner makes a new one",
+             lost->name, lost->profile, lost->gpu_uuid, lost->node,
+             lost->message[0] ? lost->message : "Failed");
+    json_t *patch = json_pack("{s:{s:s}, s:{s:s, s:s, s:s}}", "metadata", "uid", m->pod.uid,
+                              "status", "phase", "Failed", "reason", "SliceLost", "message", msg);
+    struct lost_req *r = xcalloc(1, sizeof *r);
+    *r = (struct lost_req){ctl, xstrdup(m->pod.ns), xstrdup(m->pod.name), xstrdup(m->pod.uid)};
+    struct kube_call call = {
+        .gvr = &KUBE_PODS, .ns = m->pod.ns, .name = m->pod.name, .subresource = "status"};
+    struct err *e = NULL;
+    m->flags |= MP_LOST_SENT;
+    if (kube_send(ctl->c, KUBE_PATCH_MERGE, &call, patch, lost_written, r, &e) == NULL) {
+        lost_written(r, NULL, e);
+        err_free(&e);
+    } else {
+        struct kube_event_ref ref = pod_ref(m->pod.ns, m->pod.name, m->pod.uid);
+        kube_event_emit(ctl->rec, &ref, KUBE_EVENT_WARNING, "SliceLost", "Fail", "%s", msg);
+        log_warn("controller: pod %s/%s: %s", m->pod.ns, m->pod.name, msg);
+    }
+    json_decref(patch);
+}
+
 /* ---- the pass ------------------------------------------------------------------------ */
 
 struct walk {
@@ -558,6 +621,9 @@ static void reconcile_pod(void *arg, const char *key, const void *item)
         break;
     case CTL_ACT_UNGATE:
         start_ungate(w->ctl, m);
+        break;
+    case CTL_ACT_LOST:
+        fail_lost_pod(w->ctl, m, sl, n);
         break;
     case CTL_ACT_PLACE:
         if (may_place_now(w, m))

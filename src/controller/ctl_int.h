@@ -21,6 +21,7 @@ extern const struct kube_gvr CTL_GPUNODES, CTL_GPUSLICES;
 #define MP_REPORTED_INVALID 1u
 #define MP_REPORTED_GATE    2u
 #define MP_UNGATE_SENT      4u /* our ungate succeeded; the watch has not shown it yet */
+#define MP_LOST_SENT        8u /* its slice was lost: the Failed status is sent */
 
 /* A managed pod (label slicer.dev/managed=true) as cached. */
 struct mpod {

@@ -189,8 +189,8 @@ enum ctl_action ctl_decide(const struct ctl_pod_facts *f, enum ctl_release_why *
     if (strcmp(p->phase, "Succeeded") == 0 || strcmp(p->phase, "Failed") == 0)
         return any ? release(CTL_REL_POD_DONE, why) : CTL_ACT_NONE;
     if (p->gate == CTL_GATE_NONE) {
-        if (f->devices_set)
-            return CTL_ACT_NONE; /* we ungated it: its slices stay until it ends */
+        if (f->devices_set) /* we ungated it: its slices stay until it ends */
+            return failed && !p->terminating ? CTL_ACT_LOST : CTL_ACT_NONE;
         return release(CTL_REL_GATE_REMOVED, why); /* (also with no slices: the Event) */
     }
     if (p->terminating)

@@ -68,6 +68,9 @@ enum ctl_action {
     CTL_ACT_UNGATE,  /* every slice Ready: the one pod update */
     CTL_ACT_RELEASE, /* release every slice of the pod; `why` says why */
     CTL_ACT_INVALID, /* the pod's asks cannot be read: InvalidRequest, nothing allocated */
+    CTL_ACT_LOST,    /* ungated, and a slice it was given is Failed now (the node rebooted, or
+                      * the instance vanished): the pod is failed so that its owner makes a
+                      * new one, which gets new slices (a pod cannot be gated again) */
 };
 
 enum ctl_release_why {

@@ -149,6 +149,48 @@ converged "after a failed CI create"
 k delete pods -n e2e --all --wait=false >/dev/null
 wait_for 90 nothing && ok "all pods deleted: nothing left" || { show; fail "nothing left" "nothing"; }
 
+# --- the node reboots under a running pod ----------------------------------------------------
+k apply -f - >/dev/null <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: lost, namespace: e2e}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: lost}}
+  template:
+    metadata: {labels: {app: lost}}
+    spec:
+      containers:
+        - {name: model, image: registry.invalid/model:1, resources: {limits: {nvidia.com/mig-1g.5gb: 1}}}
+EOF
+wait_for 60 running lost 1 || { show; fail "the lost Deployment's pod runs" "Running"; }
+old=$(k get pods -n e2e -l app=lost -o jsonpath='{.items[0].metadata.name}')
+old_uuid=$(k get pod -n e2e "$old" -o jsonpath='{.metadata.annotations.slicer\.dev/devices-0}')
+# A reboot: the agent goes down, the boot ID changes, and the MIG instances are gone.
+e2e_kill agent-gpu-0 KILL
+cat /proc/sys/kernel/random/uuid >"$T/agent-gpu-0/boot_id"
+rm -f "$T/agent-gpu-0/emu-state.json" "$T/agent-gpu-0/emu-state.json.lock"
+E2E_AGENT_ENV= e2e_agent gpu-0
+pod_failed() { out=$(k get pod -n e2e "$old" -o jsonpath='{.status.phase}/{.status.reason}' 2>/dev/null); [[ "$out" == Failed/SliceLost ]]; }
+wait_for 60 pod_failed
+expect_out "after a reboot its slice is lost: the pod is Failed, reason SliceLost" '^Failed/SliceLost$'
+lost_event() { out=$(k get events.events.k8s.io -n e2e -o json | jq -r --arg p "$old" '.items[] |
+    select(.regarding.name == $p and .reason == "SliceLost") | "\(.type) \(.note)"'); [[ -n "$out" ]]; }
+wait_for 20 lost_event
+expect_out "...a SliceLost Warning says which slice and why" \
+    "^Warning MIG slice lost-.* \(1g\.5gb on GPU-.*, node gpu-0\) is lost: .*reboot.*owner makes a new one$"
+new_runs() { local n; n=$(k get pods -n e2e -l app=lost --field-selector=status.phase=Running -o jsonpath='{.items[*].metadata.name}');
+    [[ -n "$n" && "$n" != "$old" ]]; }
+wait_for 90 new_runs && ok "...its Deployment's new pod gets a new slice and runs" || { show; fail "a new lost pod Running" "Running"; }
+new_uuid=$(k get pods -n e2e -l app=lost --field-selector=status.phase=Running -o jsonpath='{.items[0].metadata.annotations.slicer\.dev/devices-0}')
+[[ "$new_uuid" == MIG-* && "$new_uuid" != "$old_uuid" ]] && ok "...with another MIG UUID than the lost one" ||
+    fail "a new MIG UUID" "MIG-... other than $old_uuid, got '$new_uuid'"
+old_slices() { [[ -z "$(k get gslice -n e2e -o json | jq -r --arg p "$old" '.items[] | select(.spec.podName == $p) | .metadata.name')" ]]; }
+wait_for 60 old_slices && ok "...and the lost pod's Failed slice is released" || { show; fail "the old slice released" "gone"; }
+k delete deployment lost -n e2e >/dev/null
+k delete pods -n e2e --all --wait=false >/dev/null
+wait_for 90 nothing && ok "deleted: nothing left" || { show; fail "nothing left" "nothing"; }
+
 for c in webhook controller-two controller-one agent-gpu-0; do
     [[ -z "${E2E_PID[$c]:-}" ]] && continue
     e2e_alive "$c" && ok "$c is still running" || { out=$(tail -20 "$T/${c}.log"); fail "$c running" "alive"; }
