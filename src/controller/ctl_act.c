@@ -470,26 +470,22 @@ static void ungate_get(struct ungate_req *u)
 
 /* The ungate as one merge patch built from the cache, conditional on the resourceVersion the
  * cache saw; a pod changed since (409) is read and updated (ungate_get). */
-static void start_ungate(struct ctl *ctl, const struct mpod *m)
+static void start_ungate(struct ctl *ctl, const struct mpod *m, const struct ctl_slice *const *sl,
+                         size_t n)
 {
     if (ctl_pend_has(&ctl->ungates, m->pod.uid) || (m->flags & MP_UNGATE_SENT))
         return;
-    struct collect c = {.uid = m->pod.uid};
-    kube_cache_foreach(ctl->slices, collect_uid, &c);
     struct err *e = NULL;
     json_t *patch =
-        c.overflow ? NULL
-                   : ctl_ungate_patch(m->pod.uid, kube_cache_rv(ctl->pods, m->pod.ns, m->pod.name),
-                                      c.v, c.n, &e);
+        ctl_ungate_patch(m->pod.uid, kube_cache_rv(ctl->pods, m->pod.ns, m->pod.name), sl, n, &e);
     if (patch == NULL) {
-        log_debug("controller: pod %s/%s not ungated now: %s", m->pod.ns, m->pod.name,
-                  e ? err_msg(e) : "too many slices");
+        log_debug("controller: pod %s/%s not ungated now: %s", m->pod.ns, m->pod.name, err_msg(e));
         err_free(&e);
         return;
     }
     ctl_pend_add(&ctl->ungates, m->pod.uid);
     char text[KUBE_EVENT_NOTE_MAX / 2];
-    placement_text(c.v, c.n, text, sizeof text);
+    placement_text(sl, n, text, sizeof text);
     struct ungate_req *u = xcalloc(1, sizeof *u);
     *u = (struct ungate_req){ctl, xstrdup(m->pod.ns), xstrdup(m->pod.name), xstrdup(m->pod.uid),
                              0,   xstrdup(text)};
@@ -620,7 +616,7 @@ static void reconcile_pod(void *arg, const char *key, const void *item)
         release_pod(w->ctl, m, sl, n, why);
         break;
     case CTL_ACT_UNGATE:
-        start_ungate(w->ctl, m);
+        start_ungate(w->ctl, m, sl, n); /* the pass's index has the pod's slices */
         break;
     case CTL_ACT_LOST:
         fail_lost_pod(w->ctl, m, sl, n);
