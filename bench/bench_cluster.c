@@ -32,7 +32,9 @@
 
 struct pod_seen {
     long idx;
-    bool gated, running;
+    bool slice; /* a GPUSlice of pod idx (else the pod) */
+    bool gated; /* pod: slicer's gate is on */
+    bool done;  /* pod: Running; GPUSlice: Ready */
 };
 
 struct run {
@@ -52,23 +54,49 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* The bench pod's index in "bench-<i>", or -1. */
+static long bench_index(const char *name)
+{
+    return name && strncmp(name, "bench-", 6) == 0 ? strtol(name + 6, NULL, 10) : -1;
+}
+
 static void *extract(void *arg, json_t *pod)
 {
     (void)arg;
-    const char *name = json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
-    if (!name || strncmp(name, "bench-", 6) != 0)
+    long idx =
+        bench_index(json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")));
+    if (idx < 0)
         return NULL;
     struct pod_seen *p = calloc(1, sizeof *p);
-    p->idx = strtol(name + 6, NULL, 10);
+    p->idx = idx;
     json_t *gates = json_object_get(json_object_get(pod, "spec"), "schedulingGates"), *g;
     size_t i;
     json_array_foreach(gates, i, g) if (strcmp(json_string_value(json_object_get(g, "name")) ?: "",
                                                GATE) == 0) p->gated = true;
     const char *phase = json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
-    p->running = phase && strcmp(phase, "Running") == 0;
+    p->done = phase && strcmp(phase, "Running") == 0;
     return p;
 }
 
+/* A GPUSlice of a bench pod: its pod's index, and whether it is Ready. */
+static const struct kube_gvr GPUSLICES = {"slicer.dev", "v1alpha1", "gpuslices", true};
+
+static void *slice_extract(void *arg, json_t *gs)
+{
+    (void)arg;
+    long idx =
+        bench_index(json_string_value(json_object_get(json_object_get(gs, "spec"), "podName")));
+    if (idx < 0)
+        return NULL;
+    struct pod_seen *p = calloc(1, sizeof *p);
+    p->idx = idx;
+    p->slice = true;
+    const char *phase = json_string_value(json_object_get(json_object_get(gs, "status"), "phase"));
+    p->done = phase && strcmp(phase, "Ready") == 0;
+    return p;
+}
+
+/* First sightings, for pods (gate removed, Running) and their GPUSlices (seen, Ready). */
 static void seen(void *arg, const char *key, const void *item)
 {
     (void)key;
@@ -77,11 +105,18 @@ static void seen(void *arg, const char *key, const void *item)
     if (p->idx < 0 || p->idx >= r->n)
         return;
     double t = now();
+    if (p->slice) {
+        if (r->t_slice[p->idx] == 0)
+            r->t_slice[p->idx] = t;
+        if (p->done && r->t_ready[p->idx] == 0)
+            r->t_ready[p->idx] = t;
+        return;
+    }
     if (!p->gated && r->t_gate[p->idx] == 0) {
         r->t_gate[p->idx] = t;
         r->ungated++;
     }
-    if (p->running && r->t_run[p->idx] == 0) {
+    if (p->done && r->t_run[p->idx] == 0) {
         r->t_run[p->idx] = t;
         r->running++;
         r->t_last = t;
@@ -92,42 +127,6 @@ static void seen_update(void *arg, const char *key, const void *old, const void 
 {
     (void)old;
     seen(arg, key, item);
-}
-
-/* A GPUSlice of a bench pod: its pod's index, and whether it is Ready. */
-static const struct kube_gvr GPUSLICES = {"slicer.dev", "v1alpha1", "gpuslices", true};
-
-static void *slice_extract(void *arg, json_t *gs)
-{
-    (void)arg;
-    const char *pod = json_string_value(json_object_get(json_object_get(gs, "spec"), "podName"));
-    if (!pod || strncmp(pod, "bench-", 6) != 0)
-        return NULL;
-    struct pod_seen *p = calloc(1, sizeof *p);
-    p->idx = strtol(pod + 6, NULL, 10);
-    const char *phase = json_string_value(json_object_get(json_object_get(gs, "status"), "phase"));
-    p->running = phase && strcmp(phase, "Ready") == 0;
-    return p;
-}
-
-static void slice_seen(void *arg, const char *key, const void *item)
-{
-    (void)key;
-    struct run *r = arg;
-    const struct pod_seen *p = item;
-    if (p->idx < 0 || p->idx >= r->n)
-        return;
-    double t = now();
-    if (r->t_slice[p->idx] == 0)
-        r->t_slice[p->idx] = t;
-    if (p->running && r->t_ready[p->idx] == 0)
-        r->t_ready[p->idx] = t;
-}
-
-static void slice_seen_update(void *arg, const char *key, const void *old, const void *item)
-{
-    (void)old;
-    slice_seen(arg, key, item);
 }
 
 static void created(void *arg, json_t *obj, const struct err *e)
@@ -269,8 +268,8 @@ int main(int argc, char **argv)
     struct kube_cache_opts so = {
         .spec = {.gvr = &GPUSLICES, .ns = NS},
         .extract = slice_extract,
-        .on_add = slice_seen,
-        .on_update = slice_seen_update,
+        .on_add = seen,
+        .on_update = seen_update,
         .arg = &r,
     };
     struct kube_cache *cache = kube_cache_start(r.c, &o), *slices = kube_cache_start(r.c, &so);
