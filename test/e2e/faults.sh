@@ -62,6 +62,21 @@ spec:
     - {name: model, image: registry.invalid/model:1, resources: {limits: {nvidia.com/mig-1g.5gb: 1}}}
 EOF
 }
+mig_deployment() { # NAME REPLICAS: a Deployment of pods asking one 1g.5gb each
+    k apply -f - >/dev/null <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: $1, namespace: e2e}
+spec:
+  replicas: $2
+  selector: {matchLabels: {app: $1}}
+  template:
+    metadata: {labels: {app: $1}}
+    spec:
+      containers:
+        - {name: model, image: registry.invalid/model:1, resources: {limits: {nvidia.com/mig-1g.5gb: 1}}}
+EOF
+}
 restart_agent() { e2e_kill agent-gpu-0 KILL; E2E_AGENT_ENV=${1:-} e2e_agent gpu-0; }
 
 # --- kill -9 the agent while it creates a slice ----------------------------------------------
@@ -95,19 +110,7 @@ wait_for 60 nothing && ok "...restarted, it finishes the teardown: no slice, no 
 
 # --- kill -9 the leading controller right after a burst ----------------------------------------
 first=$(leader)
-k apply -f - >/dev/null <<EOF
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: burst, namespace: e2e}
-spec:
-  replicas: 5
-  selector: {matchLabels: {app: burst}}
-  template:
-    metadata: {labels: {app: burst}}
-    spec:
-      containers:
-        - {name: model, image: registry.invalid/model:1, resources: {limits: {nvidia.com/mig-1g.5gb: 1}}}
-EOF
+mig_deployment burst 5
 some_slices() { [[ -n "$(k get gslice -n e2e -o name)" ]]; }
 wait_for 30 some_slices
 e2e_kill "controller-$first" KILL
@@ -150,19 +153,7 @@ k delete pods -n e2e --all --wait=false >/dev/null
 wait_for 90 nothing && ok "all pods deleted: nothing left" || { show; fail "nothing left" "nothing"; }
 
 # --- the node reboots under a running pod ----------------------------------------------------
-k apply -f - >/dev/null <<EOF
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: lost, namespace: e2e}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: lost}}
-  template:
-    metadata: {labels: {app: lost}}
-    spec:
-      containers:
-        - {name: model, image: registry.invalid/model:1, resources: {limits: {nvidia.com/mig-1g.5gb: 1}}}
-EOF
+mig_deployment lost 1
 wait_for 60 running lost 1 || { show; fail "the lost Deployment's pod runs" "Running"; }
 old=$(k get pods -n e2e -l app=lost -o jsonpath='{.items[0].metadata.name}')
 old_uuid=$(k get pod -n e2e "$old" -o jsonpath='{.metadata.annotations.slicer\.dev/devices-0}')
