@@ -7,6 +7,7 @@ PACKAGES=(
     gcc make cmake ninja-build pkg-config git
     libjansson-dev libcriterion-dev libcurl4-openssl-dev libyaml-dev
     libmicrohttpd-dev libgnutls28-dev
+    libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
     clang clang-format valgrind socat curl openssl libclang-rt-14-dev
     jq iproute2
 )
