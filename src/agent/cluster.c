@@ -18,6 +18,7 @@
 
 #include "agent/cluster_model.h"
 #include "agent/cluster_worker.h"
+#include "agent/rs_publish.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "kube/kube_cache.h"
@@ -57,6 +58,7 @@ struct agent {
     struct kube_client *c;
     struct kube_cache *cache;
     struct kube_recorder *rec;
+    struct rs_pub *rs; /* the node's ResourceSlices (an empty set outside --handoff dra) */
     struct journal *j;
     struct cw *w;
     int epfd, wake_fd, sig_fd;
@@ -69,6 +71,7 @@ struct agent {
     char ready_since[40];
     bool ready_published, ready_last;
     char boot_id[64], node_uid[64];
+    char node_uid_k8s[64]; /* the Node's uid: ResourceSlices are owned by it */
     struct track **tracks;
     size_t ntracks;
     char (*foreign)[160]; /* foreign instances already reported */
@@ -737,6 +740,20 @@ static json_t *node_status(struct agent *a, bool ready, const char *reason, cons
     return cl_gpunode_status(a->gpus, a->ngpus, a->j, &info);
 }
 
+/* The ResourceSlices the node should have: its GPUs under --handoff dra, none otherwise
+ * (so that switching back to the env handoff removes what DRA mode published). */
+static void publish_slices(struct agent *a)
+{
+    if (!a->cfg->dra) {
+        rs_pub_set(a->rs, json_array());
+        return;
+    }
+    struct rslice_gpu *g = xcalloc(a->ngpus ? a->ngpus : 1, sizeof *g);
+    cl_rslice_gpus(a->gpus, a->ngpus, g);
+    rs_pub_set(a->rs, rslice_build(a->cfg->node, a->node_uid_k8s, 0, g, a->ngpus));
+    free(g);
+}
+
 /* Rewrites the GPUNode's status; `capacity`: the Node's capacity too (which
  * depends only on the GPUs, not on their instances: at start and heartbeats). */
 static void publish(struct agent *a, bool capacity)
@@ -749,6 +766,8 @@ static void publish(struct agent *a, bool capacity)
     send_write(a, KUBE_PATCH_MERGE, &k, json_pack("{s:o}", "status", st), a->cfg->node, W_GPUNODE);
     if (ready && capacity)
         publish_capacity(a);
+    if (ready)
+        publish_slices(a);
 }
 
 static void publish_node(struct agent *a)
@@ -822,6 +841,7 @@ static void on_tick(void *arg)
     }
     free(keys);
     note_creating(a, now);
+    rs_pub_tick(a->rs);
     /* Instances changed since the last GPUNode write: one write per tick at most, however
      * many slices a burst made (each write is the whole status of every GPU). */
     if (a->node_dirty && !a->stopping)
@@ -918,6 +938,24 @@ static int ensure_gpunode(struct agent *a, char *prev_boot, size_t cap, struct e
     return 0;
 }
 
+/* The Node's uid, for the ResourceSlices' owner reference (so that deleting the Node
+ * deletes them). Without it they are published unowned. */
+static void read_node_uid(struct agent *a)
+{
+    struct kube_call k = {.gvr = &KUBE_NODES, .name = a->cfg->node};
+    json_t *obj = NULL;
+    struct err *e = NULL;
+    if (kube_get(a->c, &k, &obj, &e) < 0) {
+        log_warn("reading Node %s: %s (its ResourceSlices are published without an owner)",
+                 a->cfg->node, err_msg(e));
+        err_free(&e);
+        return;
+    }
+    const char *uid = json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
+    snprintf(a->node_uid_k8s, sizeof a->node_uid_k8s, "%s", uid ? uid : "");
+    json_decref(obj);
+}
+
 static int open_journal(struct agent *a, struct err **err)
 {
     const char *dir = a->cfg->state_dir ? a->cfg->state_dir : CLUSTER_DEFAULT_STATE;
@@ -1009,7 +1047,8 @@ static void drain(struct agent *a)
 {
     uint64_t until = kube_now_ms() + STOP_DRAIN_MS;
     struct err *e = NULL;
-    while ((a->outstanding > 0 || kube_recorder_busy(a->rec)) && kube_now_ms() < until)
+    while ((a->outstanding > 0 || kube_recorder_busy(a->rec) || rs_pub_busy(a->rs)) &&
+           kube_now_ms() < until)
         if (kube_client_step(a->c, 100, &e) < 0)
             break;
     err_free(&e);
@@ -1029,6 +1068,9 @@ static int start(struct agent *a, struct err **err)
     if (rc < 0)
         return rc;
     a->rec = kube_recorder_new(a->c, "slicer.dev/agent", a->cfg->node);
+    a->rs = rs_pub_new(a->c, a->cfg->node, a->cfg->dra);
+    if (a->cfg->dra)
+        read_node_uid(a);
     a->rebooted = prev[0] && strcmp(prev, a->boot_id) != 0;
     if (a->rebooted) {
         struct kube_event_ref ref = node_ref(a);
@@ -1050,6 +1092,7 @@ static void free_agent(struct agent *a)
     kube_cache_stop(a->cache);
     kube_recorder_free(a->rec);
     kube_client_free(a->c);
+    rs_pub_free(a->rs); /* after the client: its requests are gone, none calls back */
     journal_free(a->j);
     for (size_t i = 0; i < a->ntracks; i++)
         free(a->tracks[i]);

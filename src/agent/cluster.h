@@ -1,7 +1,8 @@
 /* cluster — the agent in cluster mode (docs/internals/agent.md; the contract
  * with the controller is docs/internals/cluster.md).
  *
- * Publishes this node's GPUs in its GPUNode and its MIG capacity on the Node,
+ * Publishes this node's GPUs in its GPUNode and its MIG capacity on the Node
+ * (with --handoff dra, also as DRA ResourceSlices: rs_publish.h),
  * watches the GPUSlices labelled slicer.dev/node=<node> and makes them real
  * through NVML (journal first), tears them down and removes their finalizer,
  * and reconciles NVML, the journal and the API at start-up and after every
@@ -32,6 +33,7 @@ struct cluster_config {
     unsigned heartbeat_s;     /* 0: CLUSTER_DEFAULT_HB_S */
     const char *version;      /* status.agentVersion */
     bool normal_events;       /* also SliceCreated/SliceDestroyed (--events all) */
+    bool dra;                 /* --handoff dra: publish ResourceSlices (driver mig.slicer.dev) */
 };
 
 /* Runs until SIGINT or SIGTERM (blocked in the calling thread and read from a

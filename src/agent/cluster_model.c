@@ -383,3 +383,22 @@ void cl_journal_entry(const struct cl_slice *s, uint32_t gpu, enum slice_phase p
     put(out->uid, sizeof out->uid, s->uid);
     put(out->mig_uuid, sizeof out->mig_uuid, mig_uuid);
 }
+
+size_t cl_rslice_gpus(const struct mig_gpu *gpus, size_t n, struct rslice_gpu *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct mig_gpu *g = &gpus[i];
+        out[i] = (struct rslice_gpu){.index = g->index,
+                                     .uuid = g->uuid,
+                                     .name = g->name,
+                                     .model = g->model,
+                                     .mig_enabled = g->mig_enabled};
+        for (uint32_t k = 0; k < g->ninst && out[i].ntaken < RSLICE_MAX_TAKEN; k++)
+            out[i].taken[out[i].ntaken++] =
+                (struct rslice_taken){.profile = g->inst[k].profile,
+                                      .start = (uint8_t)g->inst[k].start,
+                                      .size = (uint8_t)g->inst[k].size,
+                                      .compute = (uint8_t)g->inst[k].ci_slices};
+    }
+    return n;
+}

@@ -19,6 +19,7 @@
 #include "agent/journal.h"
 #include "base/err.h"
 #include "nvml/mig.h"
+#include "objects/resourceslice.h"
 
 #define CL_GROUP_VERSION "slicer.dev/v1alpha1"
 #define CL_FINALIZER     "slicer.dev/teardown"
@@ -115,6 +116,11 @@ json_t *cl_capacity_patch(const struct mig_gpu *gpus, size_t n, const json_t *cu
 /* True when the Node's `status` (capacity and allocatable) already has
  * everything `patch` (from cl_capacity_patch) would write: no write needed. */
 bool cl_capacity_is_current(const json_t *patch, const json_t *status);
+
+/* The node's GPUs as objects/resourceslice.h takes them (out has room for n):
+ * every instance NVML reports is taken capacity, since no DRA allocation
+ * accounts for it yet. Strings point into `gpus`. Returns n. */
+size_t cl_rslice_gpus(const struct mig_gpu *gpus, size_t n, struct rslice_gpu *out);
 
 /* A journal entry (no id yet) for slice `s` on GPU index `gpu`, created now. */
 void cl_journal_entry(const struct cl_slice *s, uint32_t gpu, enum slice_phase phase,

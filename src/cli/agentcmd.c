@@ -38,6 +38,12 @@ static const char usage[] =
     "  --events KIND          which Events it writes: 'warnings' (default: NVMLError,\n"
     "                         ForeignInstance, NodeRebooted) or 'all' (also SliceCreated and\n"
     "                         SliceDestroyed for every slice: two more API writes each)\n"
+    "  --handoff MODE         how containers get their slices: 'env' (default: the\n"
+    "                         controller annotates the pod, the webhook's env reads it) or\n"
+    "                         'dra' (Kubernetes 1.34+: the agent is the DRA driver\n"
+    "                         mig.slicer.dev and publishes each GPU as ResourceSlices of\n"
+    "                         partitionable devices, one per profile and placement; in 'env'\n"
+    "                         mode it removes any it published before)\n"
     "  --boot-id-file PATH    where the boot ID is read (default " CLUSTER_DEFAULT_BOOT_ID ")\n"
     "  --nvml-library PATH    NVML library to load (default $SLICER_NVML_LIBRARY or\n"
     "                         libnvidia-ml.so.1; build/emu/libnvidia-ml.so.1 is the emulator)\n"
@@ -57,6 +63,7 @@ static int options(int argc, char **argv, struct cluster_config *cfg)
                                          {"heartbeat", required_argument, NULL, 'b'},
                                          {"boot-id-file", required_argument, NULL, 'B'},
                                          {"events", required_argument, NULL, 'e'},
+                                         {"handoff", required_argument, NULL, 'H'},
                                          {"nvml-library", required_argument, NULL, 'l'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
@@ -84,6 +91,13 @@ static int options(int argc, char **argv, struct cluster_config *cfg)
                 return 2;
             }
             cfg->normal_events = strcmp(optarg, "all") == 0;
+            break;
+        case 'H':
+            if (strcmp(optarg, "dra") != 0 && strcmp(optarg, "env") != 0) {
+                fprintf(stderr, "slicer agent: --handoff is 'env' or 'dra', not '%s'\n", optarg);
+                return 2;
+            }
+            cfg->dra = strcmp(optarg, "dra") == 0;
             break;
         case 'l':
             cfg->nvml_library = optarg;

@@ -9,6 +9,7 @@
 #ifndef SLICER_CORE_CATALOG_H
 #define SLICER_CORE_CATALOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,6 +81,20 @@ int cat_profile_by_info_id(const struct cat_gpu *gpu, unsigned info_id);
 static inline uint16_t cat_mask(unsigned start, unsigned size)
 {
     return (uint16_t)(((1u << size) - 1u) << start);
+}
+
+/* NVML_GPU_INSTANCE_PROFILE_{1,2}_SLICE_ALL_ME (0xF, 0x10) take every media
+ * engine: "Allocation of instance of this profile prevents allocation of all
+ * but _NO_ME profiles" ({1,2}_SLICE_NO_ME, 0xD and 0xE). nvml-abi.md §2.3, §4.8.
+ * So an all-ME instance shares its GPU only with no-ME ones, and vice versa. */
+static inline bool cat_profile_all_me(const struct cat_profile *p)
+{
+    return p->nvml_index == 0xF || p->nvml_index == 0x10;
+}
+
+static inline bool cat_profile_no_me(const struct cat_profile *p)
+{
+    return p->nvml_index == 0xD || p->nvml_index == 0xE;
 }
 
 /* Writes "1g.5gb, 1g.5gb+me, ..." (the model's profile names) into buf;

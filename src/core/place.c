@@ -199,26 +199,14 @@ static bool is_listed(const struct cat_profile *prof, unsigned start)
     return false;
 }
 
-/* NVML_GPU_INSTANCE_PROFILE_{1,2}_SLICE_ALL_ME (0xF, 0x10) take every media
- * engine: "Allocation of instance of this profile prevents allocation of all
- * but _NO_ME profiles" ({1,2}_SLICE_NO_ME, 0xD and 0xE). nvml-abi.md §2.3, §4.8. */
-static bool is_all_me(const struct cat_profile *prof)
-{
-    return prof->nvml_index == 0xF || prof->nvml_index == 0x10;
-}
-
-static bool is_no_me(const struct cat_profile *prof)
-{
-    return prof->nvml_index == 0xD || prof->nvml_index == 0xE;
-}
-
 /* Whether `prof` may share the GPU with the instances already on it, as far
  * as media engines go. */
 static bool media_compatible(const struct place_gpu *g, const struct cat_profile *prof)
 {
     for (unsigned i = 0; i < g->ninst; i++) {
         const struct cat_profile *other = &g->model->profiles[g->inst[i].profile];
-        if ((is_all_me(prof) && !is_no_me(other)) || (is_all_me(other) && !is_no_me(prof)))
+        if ((cat_profile_all_me(prof) && !cat_profile_no_me(other)) ||
+            (cat_profile_all_me(other) && !cat_profile_no_me(prof)))
             return false;
     }
     return true;

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# The agent as the DRA driver mig.slicer.dev on the real control plane (1.37):
+# its ResourceSlices of partitionable devices (counters per GPU) are accepted by
+# the API server, split within the API's limits on an 8-GPU node, and owned by
+# the Node; the real kube-scheduler's allocator, given only those slices and
+# deploy/'s DeviceClass, never hands out two overlapping MIG placements (7 x
+# 1g.5gb on one A100-40GB, the 8th waits and runs when one ends; a 7g.40gb
+# after them); instances made outside DRA are taken capacity (a GPUSlice's
+# instance blocks a 7g.40gb claim until it is destroyed); a restart with the
+# same GPUs rewrites nothing; --handoff env removes what dra mode published.
+# usage: bash test/e2e/dra.sh /path/to/slicer   (ctest passes it and SLICER_EMU_LIBRARY)
+set -uo pipefail
+SLICER=${1:?usage: dra.sh /path/to/slicer}
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d -t slicer-e2e-dra.XXXXXX)
+trap 'e2e_cleanup; [[ -n "${KEEP:-}" ]] || rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM
+# shellcheck source=../lib/check.sh
+source "$SRC/test/lib/check.sh"
+# shellcheck source=../lib/e2e.sh
+source "$SRC/test/lib/e2e.sh"
+
+# --- flags ----------------------------------------------------------------------------------------
+slicer agent --help
+expect_out "slicer agent --help documents --handoff" "--handoff MODE"
+slicer agent --handoff magic
+expect_rc "--handoff magic is a usage error (2)" 2
+expect_err "...naming the choices" "--handoff is 'env' or 'dra', not 'magic'"
+
+e2e_up
+ok "a real control plane is up"
+k apply -f "$SRC/deploy/base/deviceclass.yaml" >/dev/null
+kk get deviceclass mig.slicer.dev -o name
+expect_rc "deploy/'s DeviceClass mig.slicer.dev is accepted" 0
+
+slices_of() { # slices_of NODE: the node's ResourceSlices of our driver, as a JSON array
+    k get resourceslices --field-selector "spec.nodeName=$1,spec.driver=mig.slicer.dev" -o json |
+        jq '.items'
+}
+pool_complete() { # pool_complete NODE [MIN_GEN]: every slice of the pool at one generation
+    local s
+    s=$(slices_of "$1") || return 1
+    jq -e --argjson min "${2:-1}" 'length > 0 and
+        (map(.spec.pool.generation) | unique | length == 1 and .[0] >= $min) and
+        (length == .[0].spec.pool.resourceSliceCount)' <<<"$s" >/dev/null
+}
+gen_of() { slices_of "$1" | jq '.[0].spec.pool.generation // 0'; }
+counter() { # counter NODE SET NAME: a counter's value in the node's counter slices
+    slices_of "$1" | jq -r --arg s "$2" --arg c "$3" \
+        '[.[].spec.sharedCounters // [] | .[] | select(.name == $s) | .counters[$c].value][0]'
+}
+
+# --- a node with two A100s --------------------------------------------------------------------------
+e2e_gpu_node gpu-node-0 A100-SXM4-40GB:2 || { echo "FAIL - could not start gpu-node-0"; exit 1; }
+e2e_kill agent-gpu-node-0
+e2e_agent gpu-node-0 --handoff dra
+if wait_for 60 pool_complete gpu-node-0; then
+    ok "gpu-node-0 publishes a complete pool of ResourceSlices"
+else
+    fail "gpu-node-0 publishes a complete pool of ResourceSlices" "slices within 60 s"
+    tail -20 "$T/agent-gpu-node-0.log"
+fi
+s=$(slices_of gpu-node-0)
+out=$(jq -c '[length, ([.[] | select(.spec.sharedCounters)] | length),
+              ([.[].spec.devices // [] | length] | add)]' <<<"$s")
+expect_out "...one counter slice and 50 devices (25 placements per A100-40GB)" '^\[2,1,50\]$'
+out=$(jq -r '[.[].spec.sharedCounters // [] | .[] | .name] | join(",")' <<<"$s")
+expect_out "...one counter set per GPU" '^gpu0,gpu1$'
+out=$(jq -r '.[].spec.devices // [] | .[] | select(.name == "gpu1-3g-20gb-at4") |
+    [.attributes.profile.string, .attributes.placementStart.int, .attributes.placementSize.int,
+     (.attributes.parentUUID.string | startswith("GPU-")), .capacity.memory.value,
+     (.consumesCounters[0].counters | keys | join(" "))] | @tsv' <<<"$s")
+expect_out "...a device per (GPU, profile, placement) with its attributes and what it consumes" \
+    $'^3g.20gb\t4\t4\ttrue\t[0-9]+Mi\tcompute-slices instances memory-slice-4 memory-slice-5 memory-slice-6 memory-slice-7$'
+node_uid=$(k get node gpu-node-0 -o jsonpath='{.metadata.uid}')
+out=$(jq -r '[.[].metadata.ownerReferences[0] | "\(.kind)/\(.name)/\(.uid)"] | unique | .[]' <<<"$s")
+expect_out "...owned by the Node (deleting it deletes them)" "^Node/gpu-node-0/$node_uid\$"
+
+# --- eight GPUs: several device slices, within the API's limits ------------------------------------
+e2e_gpu_node gpu-node-8 H100-SXM5-80GB:8 || { echo "FAIL - could not start gpu-node-8"; exit 1; }
+e2e_kill agent-gpu-node-8
+e2e_agent gpu-node-8 --handoff dra
+wait_for 60 pool_complete gpu-node-8
+s=$(slices_of gpu-node-8)
+out=$(jq -c '[length, ([.[] | select(.spec.sharedCounters)] | length),
+              ([.[].spec.devices // [] | length] | max), ([.[].spec.devices // [] | length] | add),
+              ([.[].spec.sharedCounters // [] | length] | max)]' <<<"$s")
+expect_out "8 x H100: 1 counter slice (8 sets) and 4 device slices of at most 64 (200 devices)" \
+    '^\[5,1,64,200,8\]$'
+
+# --- the real scheduler allocates from these slices: no two overlapping placements --------------------
+e2e_gpu_node gpu-node-1 A100-SXM4-40GB:1 || { echo "FAIL - could not start gpu-node-1"; exit 1; }
+e2e_kill agent-gpu-node-1
+e2e_agent gpu-node-1 --handoff dra
+wait_for 60 pool_complete gpu-node-1
+for p in 1g.5gb 7g.40gb; do
+    cat <<EOF | k apply -f - >/dev/null
+apiVersion: resource.k8s.io/v1
+kind: ResourceClaimTemplate
+metadata: {name: mig-${p//./-}, namespace: default}
+spec:
+  spec:
+    devices:
+      requests:
+        - name: mig
+          exactly:
+            deviceClassName: mig.slicer.dev
+            selectors:
+              - cel: {expression: "device.attributes['mig.slicer.dev'].profile == '$p'"}
+EOF
+done
+claim_pod() { # claim_pod NAME PROFILE NODE
+    cat <<EOF | k apply -f - >/dev/null
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: default}
+spec:
+  nodeSelector: {kubernetes.io/hostname: $3}
+  resourceClaims: [{name: mig, resourceClaimTemplateName: mig-${2//./-}}]
+  containers:
+    - name: c
+      image: registry.k8s.io/pause:3.10
+      resources: {claims: [{name: mig}]}
+EOF
+}
+running() { [[ "$(k get pod "$1" -o jsonpath='{.status.phase}' 2>/dev/null)" == Running ]]; }
+unschedulable() {
+    [[ "$(k get pod "$1" -o jsonpath='{.status.conditions[?(@.type=="PodScheduled")].reason}' 2>/dev/null)" == Unschedulable ]]
+}
+for i in 1 2 3 4 5 6 7 8; do claim_pod "small-$i" 1g.5gb gpu-node-1; done
+n=0
+for i in 1 2 3 4 5 6 7 8; do wait_for 60 running "small-$i" && n=$((n + 1)) || true; done
+# The allocated devices' placements (start of each) on gpu-node-1.
+allocated() {
+    k get resourceclaims -n default -o json |
+        jq -r '.items[] | select(.status.allocation) | .status.allocation.devices.results[] |
+               select(.pool == "gpu-node-1") | .device'
+}
+out=$(allocated | sort)
+if [[ $n -eq 7 ]] && ! running small-8; then
+    ok "the scheduler allocates 7 x 1g.5gb on the A100-40GB from slicer's slices"
+else
+    fail "the scheduler allocates 7 x 1g.5gb on the A100-40GB from slicer's slices" "7 Running, the 8th not (got $n)"
+fi
+expect_count "...on 7 distinct devices" '^gpu0-1g-5gb-at[0-6]$' 7
+[[ $(sort -u <<<"$out" | wc -l) -eq 7 ]] && ok "...no device handed out twice" || fail "...no device handed out twice" "7 unique"
+wait_for 30 unschedulable small-8
+out=$(k get pod small-8 -o jsonpath='{.status.conditions[?(@.type=="PodScheduled")].message}')
+expect_out "the 8th waits: the counters refuse an overlapping placement" "cannot allocate all claims|resourceclaim"
+victim=$(for i in 1 2 3 4 5 6 7; do running "small-$i" && { echo "small-$i"; break; }; done)
+k delete pod "$victim" --wait=false >/dev/null
+if wait_for 90 running small-8; then ok "...and runs once one ends"; else fail "...and runs once one ends" "small-8 Running"; fi
+for i in 1 2 3 4 5 6 7 8; do k delete pod "small-$i" --ignore-not-found --wait=false >/dev/null; done
+claims_gone() { [[ -z "$(allocated)" ]]; }
+wait_for 90 claims_gone && ok "their claims are deallocated when the pods go" || fail "their claims are deallocated when the pods go" "no allocated claim"
+claim_pod big 7g.40gb gpu-node-1
+if wait_for 90 running big; then ok "a 7g.40gb gets the whole GPU after them"; else fail "a 7g.40gb gets the whole GPU after them" "big Running"; fi
+k delete pod big --wait=false >/dev/null
+
+# --- instances made outside DRA are taken capacity ------------------------------------------------
+e2e_gpu_node gpu-node-2 A100-SXM4-40GB:1 || { echo "FAIL - could not start gpu-node-2"; exit 1; }
+e2e_kill agent-gpu-node-2
+e2e_agent gpu-node-2 --handoff dra
+wait_for 60 pool_complete gpu-node-2
+g0=$(gen_of gpu-node-2)
+gpu=$(k get gnode gpu-node-2 -o jsonpath='{.status.gpus[0].uuid}')
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: slicer.dev/v1alpha1
+kind: GPUSlice
+metadata:
+  name: outside-dra
+  namespace: default
+  labels: {slicer.dev/node: gpu-node-2, slicer.dev/pod-uid: 0a1b2c3d}
+  finalizers: [slicer.dev/teardown]
+spec:
+  podName: nobody
+  podUID: 0a1b2c3d-0000-0000-0000-000000000000
+  container: devices-0
+  profile: 3g.20gb
+  nodeName: gpu-node-2
+  gpuUUID: $gpu
+  placement: {start: 4, size: 4}
+EOF
+taken() { [[ "$(counter gpu-node-2 gpu0 memory-slice-4)" == 0 ]] && pool_complete gpu-node-2 $((g0 + 1)); }
+if wait_for 60 taken; then
+    ok "a GPUSlice's instance (not a DRA allocation) zeroes its memory slices' counters, in a new generation"
+else
+    fail "a GPUSlice's instance zeroes its counters" "memory-slice-4 = 0, generation > $g0"
+fi
+out="$(counter gpu-node-2 gpu0 compute-slices) $(counter gpu-node-2 gpu0 instances) $(counter gpu-node-2 gpu0 memory-slice-0)"
+expect_out "...and takes its compute slices and one instance (7-3, 7-1), leaving slice 0" '^4 6 1$'
+claim_pod big2 7g.40gb gpu-node-2
+wait_for 60 unschedulable big2 && ok "...so the scheduler cannot give a 7g.40gb there" || fail "...so the scheduler cannot give a 7g.40gb there" "big2 Unschedulable"
+k delete gslice outside-dra --wait=false >/dev/null
+if wait_for 120 running big2; then ok "...until the instance is destroyed"; else fail "...until the instance is destroyed" "big2 Running"; fi
+k delete pod big2 --wait=false >/dev/null
+
+# --- a restart rewrites nothing; --handoff env cleans up ----------------------------------------------
+rvs() { slices_of gpu-node-8 | jq -c '[.[].metadata.resourceVersion] | sort'; }
+before=$(rvs)
+e2e_kill agent-gpu-node-8
+e2e_agent gpu-node-8 --handoff dra
+wait_for 30 grep -q "ResourceSlices of node gpu-node-8 are current" "$T/agent-gpu-node-8.log"
+out=$(rvs)
+[[ "$out" == "$before" ]] && ok "an agent restarted with the same GPUs leaves its slices as they were" ||
+    fail "an agent restarted with the same GPUs leaves its slices as they were" "$before"
+e2e_kill agent-gpu-node-0
+e2e_agent gpu-node-0
+no_slices() { [[ "$(slices_of gpu-node-0 | jq length)" == 0 ]]; }
+wait_for 60 no_slices && ok "--handoff env removes the slices dra mode published" ||
+    fail "--handoff env removes the slices dra mode published" "no ResourceSlice of gpu-node-0"
+k delete node gpu-node-8 >/dev/null
+gc() { [[ "$(slices_of gpu-node-8 | jq length)" == 0 ]]; }
+e2e_kill agent-gpu-node-8
+wait_for 90 gc && ok "deleting a Node deletes its ResourceSlices (owner reference)" ||
+    fail "deleting a Node deletes its ResourceSlices (owner reference)" "none left"
+
+for f in "$T"/agent-*.log; do
+    if grep -qE 'ERROR|AddressSanitizer' "$f"; then
+        out=$(grep -E 'ERROR|AddressSanitizer' "$f" | head -5)
+        fail "no errors in $(basename "$f")" "none"
+    fi
+done
+summary
