@@ -59,8 +59,8 @@ struct cdi_host {
 struct cdi_mig {
     char name[CDI_NAME_MAX];     /* CDI device name: [A-Za-z0-9] at both ends, [-_.:] inside */
     char mig_uuid[CDI_UUID_MAX]; /* MIG-<uuid>, for messages only; may be empty */
-    unsigned gpu_minor;          /* the parent's /dev/nvidia<minor> (NVML minor number, not index) */
-    unsigned gi_id, ci_id;       /* NVML GPU instance and compute instance ids */
+    unsigned gpu_minor;    /* the parent's /dev/nvidia<minor> (NVML minor number, not index) */
+    unsigned gi_id, ci_id; /* NVML GPU instance and compute instance ids */
 };
 
 /* ---- mig-minors ------------------------------------------------------------- */

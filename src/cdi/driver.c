@@ -34,14 +34,18 @@ static const char *const lib_search[] = {
 
 /* pkg/nvcdi/driver-nvml.go: newDriverBinariesDiscoverer. */
 static const char *const binaries[] = {
-    "nvidia-smi",           "nvidia-debugdump",       "nvidia-persistenced",
-    "nvidia-cuda-mps-control", "nvidia-cuda-mps-server", "nvidia-imex",
+    "nvidia-smi",
+    "nvidia-debugdump",
+    "nvidia-persistenced",
+    "nvidia-cuda-mps-control",
+    "nvidia-cuda-mps-server",
+    "nvidia-imex",
     "nvidia-imex-ctl",
 };
 
 /* pkg/lookup/path.go: the default PATH, searched under the root. */
 static const char *const bin_search[] = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
-                                         "/usr/bin",        "/sbin",           "/bin"};
+                                         "/usr/bin",        "/sbin",          "/bin"};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -128,8 +132,7 @@ static int find_version(struct cdi_driver *d, const struct cdi_strs *dirs, const
         for (int k = 0; k < n; k++) {
             const char *v = names[k]->d_name + plen;
             if (strncmp(names[k]->d_name, prefix, plen) == 0 && version_like(v) &&
-                strlen(v) < sizeof d->version &&
-                (!d->version[0] || strverscmp(v, d->version) > 0))
+                strlen(v) < sizeof d->version && (!d->version[0] || strverscmp(v, d->version) > 0))
                 snprintf(d->version, sizeof d->version, "%s", v);
         }
         free_names(names, n);
@@ -205,29 +208,30 @@ static void add_link(struct cdi_driver *d, const char *target, const char *cdir,
  * container folder cdir, and one level more (libX.so -> libX.so.1 ->
  * libX.so.<v>). This is what NVIDIA's SONAME and .so links give on a normal
  * install, read from the host's own links instead of the ELF headers. */
-static void host_links(struct cdi_driver *d, const char *hdir, const char *cdir,
-                       const char *target, int depth)
+static void host_links(struct cdi_driver *d, const char *hdir, const char *cdir, const char *target,
+                       int depth)
 {
-    DIR *dir = opendir(hdir);
-    if (dir == NULL)
-        return;
-    struct dirent *e;
+    struct dirent **names = NULL;
+    int n = scandir(hdir, &names, NULL, alphasort);
     char buf[PATH_MAX];
-    while ((e = readdir(dir)) != NULL) {
-        if (strncmp(e->d_name, "lib", 3) != 0)
+    for (int k = 0; k < n; k++) {
+        const char *name = names[k]->d_name;
+        size_t plen = strlen(hdir) + strlen(name) + 2;
+        char *path = xmalloc(plen);
+        snprintf(path, plen, "%s/%s", hdir, name);
+        ssize_t len = strncmp(name, "lib", 3) == 0 ? readlink(path, buf, sizeof buf - 1) : -1;
+        free(path);
+        if (len <= 0)
             continue;
-        ssize_t n = readlinkat(dirfd(dir), e->d_name, buf, sizeof buf - 1);
-        if (n <= 0)
-            continue;
-        buf[n] = '\0';
+        buf[len] = '\0';
         const char *base = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
-        if (strcmp(base, target) != 0 || strcmp(e->d_name, target) == 0)
+        if (strcmp(base, target) != 0 || strcmp(name, target) == 0)
             continue;
-        add_link(d, target, cdir, e->d_name);
+        add_link(d, target, cdir, name);
         if (depth < 2)
-            host_links(d, hdir, cdir, e->d_name, depth + 1);
+            host_links(d, hdir, cdir, name, depth + 1);
     }
-    closedir(dir);
+    free_names(names, n < 0 ? 0 : n);
 }
 
 /* internal/discover/symlinks.go: getLinksForMount's fixed links, then the

@@ -16,14 +16,14 @@
 #include "base/xalloc.h"
 #include "cdi/cdi_int.h"
 
-#define LINE_MAX_LEN   256
-#define MINOR_MAX      ((1UL << 20) - 1) /* Linux minors are 20 bits */
-#define ID_MAX         1023UL            /* GPU minors, GI and CI ids */
-#define KIND_CONFIG    0
-#define KIND_MONITOR   1
-#define KIND_GI        2
-#define KIND_CI        3
-#define NO_ID          UINT_MAX
+#define LINE_MAX_LEN 256
+#define MINOR_MAX    ((1UL << 20) - 1) /* Linux minors are 20 bits */
+#define ID_MAX       1023UL            /* GPU minors, GI and CI ids */
+#define KIND_CONFIG  0
+#define KIND_MONITOR 1
+#define KIND_GI      2
+#define KIND_CI      3
+#define NO_ID        UINT_MAX
 
 struct entry {
     unsigned kind, gpu, gi, ci;
@@ -175,9 +175,8 @@ int cdi_minors_parse(const char *text, size_t len, const char *origin, struct cd
     for (size_t lineno = 1; p < end; lineno++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *eol = nl ? nl : end;
-        int rc = eol - p > LINE_MAX_LEN
-                     ? err_set(err, EINVAL, "%s:%zu: line longer than %d bytes", origin, lineno,
-                               LINE_MAX_LEN)
+        int rc = eol - p > LINE_MAX_LEN ? err_set(err, EINVAL, "%s:%zu: line longer than %d bytes",
+                                                  origin, lineno, LINE_MAX_LEN)
                  : memchr(p, '\0', (size_t)(eol - p))
                      ? err_set(err, EINVAL, "%s:%zu: NUL byte in the line", origin, lineno)
                      : add_line(m, p, eol, origin, lineno, err);

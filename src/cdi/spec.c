@@ -24,15 +24,15 @@ int cdi_name_check(const char *name, struct err **err)
     if (n == 0)
         return err_set(err, EINVAL, "empty CDI device name");
     if (n >= CDI_NAME_MAX)
-        return err_set(err, EINVAL, "CDI device name '%.40s...' is longer than %d characters",
-                       name, CDI_NAME_MAX - 1);
+        return err_set(err, EINVAL, "CDI device name '%.40s...' is longer than %d characters", name,
+                       CDI_NAME_MAX - 1);
     if (!alnum(name[0]) || !alnum(name[n - 1]))
         return err_set(err, EINVAL,
                        "CDI device name '%s' must start and end with a letter or a digit", name);
     for (size_t i = 1; i + 1 < n; i++)
         if (!alnum(name[i]) && !strchr("-_.:", name[i]))
-            return err_set(err, EINVAL, "CDI device name '%s': character '%c' is not allowed",
-                           name, name[i]);
+            return err_set(err, EINVAL, "CDI device name '%s': character '%c' is not allowed", name,
+                           name[i]);
     return 0;
 }
 
@@ -54,16 +54,16 @@ enum { REQUIRED = 0, OPTIONAL = 1 };
 /* Appends {path, hostPath} to nodes after checking the host node: a character
  * device with minor want_minor (when >= 0). Returns 0, or 1 when an optional
  * node is absent (nothing appended), or a negative error naming the host path. */
-static int add_node(const struct cdi_host *host, json_t *nodes, const char *path,
-                    long want_minor, int optional, struct err **err)
+static int add_node(const struct cdi_host *host, json_t *nodes, const char *path, long want_minor,
+                    int optional, struct err **err)
 {
     char *hpath = cdi_path_join(host ? host->dev_root : NULL, path);
     struct stat st;
     int rc = 0;
     if (stat(hpath, &st) < 0)
-        rc = errno == ENOENT && optional ? 1
-                                          : err_set(err, errno, "device node %s: %s", hpath,
-                                                    strerror(errno));
+        rc = errno == ENOENT && optional
+                 ? 1
+                 : err_set(err, errno, "device node %s: %s", hpath, strerror(errno));
     else if (!S_ISCHR(st.st_mode))
         rc = err_set(err, ENODEV, "device node %s is not a character device", hpath);
     else if (want_minor >= 0 && minor(st.st_rdev) != (unsigned long)want_minor)
@@ -86,8 +86,8 @@ static int mig_nodes(const struct cdi_host *host, const struct cdi_minors *m,
         return err_set(err, EINVAL, "mig-minors has no line gpu%u/gi%u/access", g->gpu_minor,
                        g->gi_id);
     if (ci < 0)
-        return err_set(err, EINVAL, "mig-minors has no line gpu%u/gi%u/ci%u/access",
-                       g->gpu_minor, g->gi_id, g->ci_id);
+        return err_set(err, EINVAL, "mig-minors has no line gpu%u/gi%u/ci%u/access", g->gpu_minor,
+                       g->gi_id, g->ci_id);
     char path[64];
     snprintf(path, sizeof path, "/dev/nvidia%u", g->gpu_minor);
     int rc = add_node(host, nodes, path, (long)g->gpu_minor, REQUIRED, err);
@@ -146,8 +146,8 @@ static json_t *hook(const char *path, const char *name)
     if (strcmp(base, "nvidia-ctk") == 0)
         json_array_append_new(args, json_string("hook"));
     json_array_append_new(args, json_string(name));
-    return json_pack("{s:s, s:s, s:o, s:[s]}", "hookName", "createContainer", "path", path,
-                     "args", args, "env", "NVIDIA_CTK_DEBUG=false");
+    return json_pack("{s:s, s:s, s:o, s:[s]}", "hookName", "createContainer", "path", path, "args",
+                     args, "env", "NVIDIA_CTK_DEBUG=false");
 }
 
 static void add_args(json_t *h, const char *flag, const struct cdi_strs *values)
@@ -196,13 +196,12 @@ static json_t *hooks(const char *path, const struct cdi_driver *d)
 static void add_mounts(json_t *mounts, const struct cdi_files *f, int ipc)
 {
     for (size_t i = 0; i < f->n; i++) {
-        json_t *opts = ipc ? json_pack("[s,s,s,s,s]", "nosuid", "nodev", "rbind", "rprivate",
-                                       "noexec")
-                           : json_pack("[s,s,s,s,s]", "ro", "nosuid", "nodev", "rbind",
-                                       "rprivate");
-        json_array_append_new(mounts, json_pack("{s:s, s:s, s:o}", "hostPath", f->v[i].host,
-                                                "containerPath", f->v[i].container, "options",
-                                                opts));
+        json_t *opts =
+            ipc ? json_pack("[s,s,s,s,s]", "nosuid", "nodev", "rbind", "rprivate", "noexec")
+                : json_pack("[s,s,s,s,s]", "ro", "nosuid", "nodev", "rbind", "rprivate");
+        json_array_append_new(mounts,
+                              json_pack("{s:s, s:s, s:o}", "hostPath", f->v[i].host,
+                                        "containerPath", f->v[i].container, "options", opts));
     }
 }
 
@@ -287,7 +286,7 @@ int cdi_spec_build(const struct cdi_host *host, const struct cdi_driver *drv,
         json_decref(devices);
         return rc;
     }
-    *out = json_pack("{s:s, s:s, s:o, s:o}", "cdiVersion", CDI_VERSION, "kind", CDI_KIND,
-                     "devices", devices, "containerEdits", edits);
+    *out = json_pack("{s:s, s:s, s:o, s:o}", "cdiVersion", CDI_VERSION, "kind", CDI_KIND, "devices",
+                     devices, "containerEdits", edits);
     return 0;
 }

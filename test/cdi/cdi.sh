@@ -39,8 +39,9 @@ check() { # DESCRIPTION JQ-FILTER FILE: the filter must print true
 V=550.54.15
 drv=$tmp/driver
 lib=$drv/usr/lib/x86_64-linux-gnu
-mkdir -p "$lib/vdpau" "$drv/usr/bin" "$drv/lib/firmware/nvidia/$V" "$drv/run/nvidia-persistenced"
+mkdir -p "$lib/vdpau" "$drv/usr/bin" "$drv/usr/lib/firmware/nvidia/$V" "$drv/run/nvidia-persistenced"
 ln -s usr/lib "$drv/lib"
+[[ -d $drv/lib/x86_64-linux-gnu ]] || { echo "cdi.sh: fixture: lib -> usr/lib not made"; exit 1; }
 for l in libcuda libnvidia-ml libnvidia-ptxjitcompiler libnvidia-nvvm; do
     echo "$l" >"$lib/$l.so.$V"
     ln -s "$l.so.$V" "$lib/$l.so.1"

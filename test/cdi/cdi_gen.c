@@ -75,24 +75,42 @@ static int generate(const struct cdi_host *host, const char *dir, const char *ba
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"driver-root", required_argument, NULL, 'r'}, {"dev-root", required_argument, NULL, 'd'},
-        {"proc-root", required_argument, NULL, 'p'},   {"hook", required_argument, NULL, 'k'},
-        {"dir", required_argument, NULL, 'o'},         {"base", required_argument, NULL, 'b'},
-        {"remove", no_argument, NULL, 'x'},            {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"driver-root", required_argument, NULL, 'r'},
+                                         {"dev-root", required_argument, NULL, 'd'},
+                                         {"proc-root", required_argument, NULL, 'p'},
+                                         {"hook", required_argument, NULL, 'k'},
+                                         {"dir", required_argument, NULL, 'o'},
+                                         {"base", required_argument, NULL, 'b'},
+                                         {"remove", no_argument, NULL, 'x'},
+                                         {NULL, 0, NULL, 0}};
     struct cdi_host host = {0};
     const char *dir = NULL, *base = NULL;
     int remove = 0, c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'r': host.driver_root = optarg; break;
-        case 'd': host.dev_root = optarg; break;
-        case 'p': host.proc_root = optarg; break;
-        case 'k': host.hook_path = optarg; break;
-        case 'o': dir = optarg; break;
-        case 'b': base = optarg; break;
-        case 'x': remove = 1; break;
-        default: return usage();
+        case 'r':
+            host.driver_root = optarg;
+            break;
+        case 'd':
+            host.dev_root = optarg;
+            break;
+        case 'p':
+            host.proc_root = optarg;
+            break;
+        case 'k':
+            host.hook_path = optarg;
+            break;
+        case 'o':
+            dir = optarg;
+            break;
+        case 'b':
+            base = optarg;
+            break;
+        case 'x':
+            remove = 1;
+            break;
+        default:
+            return usage();
         }
     }
     if (dir == NULL || base == NULL || (remove ? optind != argc : optind >= argc))
