@@ -152,6 +152,22 @@ EMU_EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsig
     return emu_call_end(&c, r);
 }
 
+/* The GPU's /dev/nvidia<minor>: the emulated GPUs have minor = index (a MIG device
+ * handle has no device node of its own: NOT_SUPPORTED, as the driver answers). */
+EMU_EXPORT nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t device, unsigned int *minorNumber)
+{
+    struct emu_call c;
+    nvmlReturn_t r = emu_call_begin(&c, EMU_SYM_nvmlDeviceGetMinorNumber);
+    unsigned gpu;
+    if (r == NVML_SUCCESS)
+        r = emu_gpu_dev(device, &gpu);
+    if (r == NVML_SUCCESS && minorNumber == NULL)
+        r = NVML_ERROR_INVALID_ARGUMENT;
+    if (r == NVML_SUCCESS)
+        *minorNumber = gpu;
+    return emu_call_end(&c, r);
+}
+
 EMU_EXPORT nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *index)
 {
     struct emu_call c;

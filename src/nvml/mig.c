@@ -24,6 +24,11 @@ static int read_identity(struct nvml *n, nvmlDevice_t dev, struct mig_gpu *g, st
     if (r != NVML_SUCCESS)
         return nvml_fail(n, r, err, "reading the PCI info of GPU %u", g->index);
     g->pci_device_id = pci.pciDeviceId;
+    unsigned minor;
+    g->minor = n->fn.nvmlDeviceGetMinorNumber &&
+                       n->fn.nvmlDeviceGetMinorNumber(dev, &minor) == NVML_SUCCESS
+                   ? minor
+                   : MIG_NO_MINOR;
     nvmlMemory_t mem;
     r = n->fn.nvmlDeviceGetMemoryInfo(dev, &mem);
     g->memory_mib = r == NVML_SUCCESS ? mem.total / (1024 * 1024) : 0;

@@ -23,6 +23,7 @@
 #include "nvml/nvml.h"
 
 #define MIG_NO_CI     UINT32_MAX /* mig_instance.ci_id of a GI without a compute instance */
+#define MIG_NO_MINOR  UINT32_MAX
 #define MIG_MAX_INST  PLACE_MAX_INST
 #define MIG_UUID_SIZE NVML_DEVICE_UUID_V2_BUFFER_SIZE
 #define MIG_NAME_SIZE NVML_DEVICE_NAME_V2_BUFFER_SIZE
@@ -52,6 +53,7 @@ struct mig_gpu {
     char uuid[MIG_UUID_SIZE];
     char name[MIG_NAME_SIZE];
     uint32_t pci_device_id; /* device << 16 | vendor */
+    uint32_t minor;         /* /dev/nvidia<minor>; MIG_NO_MINOR when NVML does not say */
     unsigned long long memory_mib;
     const struct cat_gpu *model; /* NULL: not a GPU model the catalog knows */
     bool mig_enabled;

@@ -184,6 +184,7 @@ static_assert(offsetof(nvmlPciInfo_t, busId) == 36, "busId");
     X(nvmlDeviceGetName, 1, nvmlReturn_t, (nvmlDevice_t device, char *name, unsigned int length))  \
     X(nvmlDeviceGetUUID, 1, nvmlReturn_t, (nvmlDevice_t device, char *uuid, unsigned int length))  \
     X(nvmlDeviceGetIndex, 0, nvmlReturn_t, (nvmlDevice_t device, unsigned int *index))             \
+    X(nvmlDeviceGetMinorNumber, 0, nvmlReturn_t, (nvmlDevice_t device, unsigned int *minorNumber)) \
     X(nvmlDeviceGetPciInfo_v3, 1, nvmlReturn_t, (nvmlDevice_t device, nvmlPciInfo_t * pci))        \
     X(nvmlDeviceGetMemoryInfo, 1, nvmlReturn_t, (nvmlDevice_t device, nvmlMemory_t * memory))      \
     X(nvmlDeviceGetArchitecture, 0, nvmlReturn_t,                                                  \

@@ -98,6 +98,26 @@ Test(nvml, rc_names)
     cr_assert_str_eq(nvml_rc_name(4242), "NVML_ERROR_4242");
 }
 
+Test(nvml, each_gpu_reports_its_device_minor)
+{
+    use_emulator("A100-SXM4-40GB:3");
+    struct nvml *n = open_ok();
+    cr_assert_not_null(n->fn.nvmlDeviceGetMinorNumber, "the emulator exports the symbol");
+    for (unsigned i = 0; i < 3; i++) {
+        struct mig_gpu g;
+        read_ok(n, i, &g);
+        cr_assert_eq(g.minor, i, "GPU %u has minor %u (the CDI spec's /dev/nvidia<minor>)", i,
+                     g.minor);
+    }
+    /* A driver without the symbol: the minor is unknown, not a guess. */
+    n->fn.nvmlDeviceGetMinorNumber = NULL;
+    struct mig_gpu g;
+    read_ok(n, 1, &g);
+    cr_assert_eq(g.minor, MIG_NO_MINOR);
+    nvml_close(n);
+    cleanup_state();
+}
+
 /* ---- every model: discover, create everywhere, refuse overlap, destroy -------- */
 
 ParameterizedTestParameters(models, create_and_destroy_everywhere)
