@@ -1,15 +1,14 @@
 #include "agent/journal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/durable.h"
 #include "base/xalloc.h"
 
 static const char *const phase_names[] = {"creating", "ready", "releasing"};
@@ -176,19 +175,6 @@ static json_t *slice_json(const struct journal_slice *s)
     return o;
 }
 
-static int fsync_dir(const char *path, struct err **err)
-{
-    char *copy = xstrdup(path);
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = 0;
-    if (fd < 0 || fsync(fd) < 0)
-        rc = err_set(err, errno, "syncing the folder of %s: %s", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    free(copy);
-    return rc;
-}
-
 int journal_save(struct journal *j, struct err **err)
 {
     json_t *slices = json_array();
@@ -198,23 +184,7 @@ int journal_save(struct journal *j, struct err **err)
                              "slices", slices);
     char *text = json_dumps(root, JSON_INDENT(1));
     json_decref(root);
-    size_t len = strlen(text);
-    size_t plen = strlen(j->path) + 5;
-    char *tmp = xmalloc(plen);
-    snprintf(tmp, plen, "%s.tmp", j->path);
-    int rc = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
-        rc = err_set(err, errno ? errno : EIO, "writing %s: %s", tmp, strerror(errno));
-    if (fd >= 0 && close(fd) < 0 && rc == 0)
-        rc = err_set(err, errno, "closing %s: %s", tmp, strerror(errno));
-    if (rc == 0 && rename(tmp, j->path) < 0)
-        rc = err_set(err, errno, "renaming %s: %s", tmp, strerror(errno));
-    if (rc == 0)
-        rc = fsync_dir(j->path, err);
-    if (rc < 0)
-        unlink(tmp);
-    free(tmp);
+    int rc = durable_write(j->path, text, strlen(text), 0600, err);
     free(text);
     return rc;
 }
