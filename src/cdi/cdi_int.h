@@ -38,7 +38,7 @@ char *cdi_path_join(const char *root, const char *path);
 /* The field or its default when NULL or "". */
 const char *cdi_or(const char *value, const char *dflt);
 
-/* Appends copies; returns false when s already holds the string. */
+/* Appends a copy and returns 1, or returns 0 when s already holds the string. */
 int cdi_strs_add(struct cdi_strs *s, const char *str);
 int cdi_strs_has(const struct cdi_strs *s, const char *str);
 void cdi_strs_free(struct cdi_strs *s);

@@ -179,7 +179,7 @@ static void find_libs(struct cdi_driver *d, const struct cdi_strs *dirs)
     char pattern[96];
     snprintf(pattern, sizeof pattern, "lib*.so.%s", d->version);
     for (size_t i = 0; i < dirs->n; i++) {
-        struct cdi_files probe = {0};
+        struct cdi_files probe = {0}; /* only counts: the mounts are added below */
         if (add_matching(d, &probe, dirs->v[i], pattern) > 0)
             cdi_strs_add(&d->lib_dirs, dirs->v[i]);
         cdi_files_free(&probe);
@@ -236,22 +236,27 @@ static void host_links(struct cdi_driver *d, const char *hdir, const char *cdir,
 
 /* internal/discover/symlinks.go: getLinksForMount's fixed links, then the
  * SONAME/.so links. */
+/* Whether file is <stem>.so.<version>. */
+static int is_driver_lib(const struct cdi_driver *d, const char *file, const char *stem)
+{
+    size_t n = strlen(stem);
+    return strncmp(file, stem, n) == 0 && strncmp(file + n, ".so.", 4) == 0 &&
+           strcmp(file + n + 4, d->version) == 0;
+}
+
 static void find_links(struct cdi_driver *d)
 {
-    char name[128];
     for (size_t i = 0; i < d->libs.n; i++) {
         const struct cdi_file *f = &d->libs.v[i];
         char *cdir = xstrdup(f->container), *hdir = xstrdup(f->host);
         *strrchr(cdir, '/') = '\0';
         *strrchr(hdir, '/') = '\0';
         const char *file = strrchr(f->container, '/') + 1;
-        if (snprintf(name, sizeof name, "libcuda.so.%s", d->version) > 0 && !strcmp(file, name))
+        if (is_driver_lib(d, file, "libcuda")) /* many programs dlopen libcuda.so */
             add_link(d, "libcuda.so.1", cdir, "libcuda.so");
-        if (snprintf(name, sizeof name, "libGLX_nvidia.so.%s", d->version) > 0 &&
-            !strcmp(file, name))
+        if (is_driver_lib(d, file, "libGLX_nvidia")) /* GLVND's indirect GLX */
             add_link(d, file, cdir, "libGLX_indirect.so.0");
-        if (snprintf(name, sizeof name, "libnvidia-opticalflow.so.%s", d->version) > 0 &&
-            !strcmp(file, name))
+        if (is_driver_lib(d, file, "libnvidia-opticalflow"))
             add_link(d, "libnvidia-opticalflow.so.1", cdir, "libnvidia-opticalflow.so");
         host_links(d, hdir, cdir, file, 1);
         free(cdir);
