@@ -429,6 +429,7 @@ static ProtobufCMessage *resp_msg(const struct resp *r, const ProtobufCMessageDe
 /* ---- the plugin under test ---------------------------------------------------------- */
 
 static char dir[64], regdir[96], plugdir[96];
+static unsigned max_streams; /* 0: the default */
 
 static struct {
     bool manual; /* keep calls instead of answering at once */
@@ -488,7 +489,8 @@ static void start(size_t max_msg, unsigned max_conns)
                                    .registry_dir = regdir,
                                    .plugin_dir = plugdir,
                                    .max_msg = max_msg,
-                                   .max_conns = max_conns};
+                                   .max_conns = max_conns,
+                                   .max_streams = max_streams};
     struct err *e = NULL;
     plug = kl_plugin_new(&cfg, &ops, NULL, &e);
     cr_assert_not_null(plug, "%s", err_msg(e));
@@ -504,6 +506,7 @@ static void setup(void)
     memset(&seen, 0, sizeof seen);
     seen.registered = -1;
     plug = NULL;
+    max_streams = 0;
 }
 
 static void teardown(void)
@@ -990,4 +993,43 @@ Test(plugin, sockets_stale_foreign_and_removed)
     cfg.registry_dir = "relative/dir";
     cr_assert_null(kl_plugin_new(&cfg, &ops, NULL, &e));
     err_free(&e);
+}
+
+Test(plugin, stream_cap_holds_calls_back)
+{
+    seen.manual = true;
+    max_streams = 2;
+    start(0, 0);
+    struct cli *c = cli_new(kl_plugin_dra_socket(plug));
+    bool never = false;
+    pump(c, &never, 20); /* the client learns SETTINGS_MAX_CONCURRENT_STREAMS */
+    uint8_t *w[3];
+    struct req_body b[3];
+    struct resp r[3];
+    held_call(c, 1, NULL, &w[0], &b[0], &r[0]);
+    held_call(c, 1, NULL, &w[1], &b[1], &r[1]);
+    PrepReq *req = prep_req(1, "third", NULL);
+    size_t len = protobuf_c_message_get_packed_size(&req->base);
+    w[2] = xmalloc(len + 5);
+    kl_frame_prefix(w[2], len);
+    protobuf_c_message_pack(&req->base, w[2] + 5);
+    b[2] = (struct req_body){w[2], len + 5, 0, 0};
+    cli_start(c, "POST", V1 "NodePrepareResources", NULL, NULL, &b[2], &r[2]);
+    pump(c, &never, 50);
+    cr_assert_eq(seen.ncalls, 2, "a third concurrent call waits for a free stream");
+    cr_assert_eq(kl_call_prepared(seen.calls[0], 0, NULL, 0, "done"), 0);
+    for (int i = 0; i < 400 && seen.ncalls < 3; i++)
+        pump(c, &never, 5);
+    cr_assert_eq(seen.ncalls, 3, "and goes through once one ends");
+    cr_assert_str_eq(kl_call_claim(seen.calls[2], 0)->name, "third-0");
+    cr_assert_eq(kl_call_prepared(seen.calls[1], 0, NULL, 0, "done"), 0);
+    cr_assert_eq(kl_call_prepared(seen.calls[2], 0, NULL, 0, "done"), 0);
+    for (int i = 0; i < 3; i++) {
+        cr_assert(pump(c, &r[i].closed, 5000));
+        cr_assert_eq(r[i].grpc, 0);
+        resp_free(&r[i]);
+        free(w[i]);
+    }
+    prep_req_free(req);
+    cli_free(c);
 }
