@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kubelet/grpc: slicer's kubelet DRA plugin (src/kubelet) against the kubelet's
 # own Go client packages. Starts test/kubelet/dra_fixture on fresh socket
-# folders, runs the Go driver (test/kubelet/main.go, built by
+# folders, runs the Go driver (test/kubelet/client, built by
 # test/lib/gobuild.sh) against it, stops the fixture with SIGTERM and checks it
 # exits 0 (under ASan that includes the leak check) and removes its sockets.
 # Before that, a fixture killed with SIGKILL leaves stale sockets that the next
@@ -20,7 +20,7 @@ if [[ ! -x "$GO_BIN" ]] && ! command -v go >/dev/null 2>&1; then
     echo "kubelet.sh: no Go toolchain, skipping" >&2
     exit 77
 fi
-client=$(bash "$ROOT/test/lib/gobuild.sh" "$ROOT/test/kubelet") || {
+client=$(bash "$ROOT/test/lib/gobuild.sh" "$ROOT/test/kubelet" ./client) || {
     echo "kubelet.sh: FAIL: could not build the Go driver" >&2
     exit 1
 }

@@ -1,4 +1,4 @@
-// Command kubelet drives slicer's DRA plugin (src/kubelet, served by
+// Command client drives slicer's DRA plugin (src/kubelet, served by
 // test/kubelet/dra_fixture) with the kubelet's own Go client packages:
 // k8s.io/kubelet v0.37.2 pkg/apis/pluginregistration/v1, pkg/apis/dra/v1 and
 // pkg/apis/dra/v1beta1 on grpc-go. It dials as the kubelet does: the
@@ -7,7 +7,7 @@
 // socket like pkg/kubelet/cm/dra/plugin (grpc.NewClient("unix:"+endpoint),
 // insecure, authority localhost). Any mismatch exits 1 with a message.
 //
-//	kubelet -reg REG_SOCKET -dra DRA_SOCKET [-driver NAME] [-slow DURATION]
+//	client -reg REG_SOCKET -dra DRA_SOCKET [-driver NAME] [-slow DURATION]
 package main
 
 import (
@@ -394,7 +394,7 @@ func testUnknown(ctx context.Context) {
 func main() {
 	flag.Parse()
 	if *regPath == "" || *draPath == "" {
-		fmt.Fprintln(os.Stderr, "usage: kubelet -reg SOCKET -dra SOCKET")
+		fmt.Fprintln(os.Stderr, "usage: client -reg SOCKET -dra SOCKET")
 		os.Exit(2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
