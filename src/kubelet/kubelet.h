@@ -29,7 +29,8 @@
  * may be touched.
  *
  * Threads: none. Every function, and every callback, runs on the thread of
- * the agent's event loop. */
+ * the agent's event loop. Callbacks may answer calls (this one or others),
+ * but must not free the plugin. */
 #ifndef SLICER_KUBELET_KUBELET_H
 #define SLICER_KUBELET_KUBELET_H
 
