@@ -18,6 +18,7 @@
 
 #include "agent/cluster_model.h"
 #include "agent/cluster_worker.h"
+#include "agent/prepare.h"
 #include "agent/rs_publish.h"
 #include "base/log.h"
 #include "base/xalloc.h"
@@ -59,6 +60,7 @@ struct agent {
     struct kube_cache *cache;
     struct kube_recorder *rec;
     struct rs_pub *rs; /* the node's ResourceSlices (an empty set outside --handoff dra) */
+    struct prep *prep; /* the kubelet's DRA calls (--handoff dra only) */
     struct journal *j;
     struct cw *w;
     int epfd, wake_fd, sig_fd;
@@ -374,6 +376,20 @@ static void act(struct agent *a, const struct cl_slice *s, struct journal_slice 
         queue_job(a, CW_CREATE, s->key, gi, prof, s->start, false);
         break;
     case CL_TEARDOWN:
+    case CL_DROP:
+        if (prep_uses(a->prep, e->gpu_uuid, e->start)) { /* the kubelet has not unprepared */
+            log_info("slice %s: a prepared claim still holds its instance; its teardown waits "
+                     "for the kubelet's NodeUnprepareResources",
+                     e->slice);
+            track_get(a, e->slice, true)->not_before = kube_now_ms() + 2 * BACKOFF_MIN;
+            break;
+        }
+        if (act == CL_DROP) {
+            log_info("slice %s: %s; destroying its instance", e->slice,
+                     s ? "not to be realised" : "no GPUSlice any more");
+            queue_destroy(a, e);
+            break;
+        }
         if (s->phase != CL_RELEASING)
             write_status(a, s, CL_RELEASING, json_object());
         log_info("slice %s: tearing it down", s->key);
@@ -381,11 +397,6 @@ static void act(struct agent *a, const struct cl_slice *s, struct journal_slice 
         break;
     case CL_FINALIZE:
         remove_finalizer(a, s);
-        break;
-    case CL_DROP:
-        log_info("slice %s: %s; destroying its instance", e->slice,
-                 s ? "not to be realised" : "no GPUSlice any more");
-        queue_destroy(a, e);
         break;
     case CL_FAIL:
         do_fail(a, s, e, v, why);
@@ -672,6 +683,8 @@ static void on_job(struct agent *a, struct cw_job *job)
         destroyed(a, job, t);
     a->node_dirty = true; /* the next tick rewrites the GPUNode's instances */
     sync_key(a, job->key);
+    if (a->prep)
+        prep_recheck(a->prep); /* an instance a waiting Prepare needs may be there now */
 }
 
 static void collect(struct agent *a)
@@ -842,6 +855,8 @@ static void on_tick(void *arg)
     free(keys);
     note_creating(a, now);
     rs_pub_tick(a->rs);
+    if (a->prep)
+        prep_tick(a->prep);
     /* Instances changed since the last GPUNode write: one write per tick at most, however
      * many slices a burst made (each write is the whole status of every GPU). */
     if (a->node_dirty && !a->stopping)
@@ -865,15 +880,17 @@ static void *extract(void *arg, json_t *obj)
 
 static void on_add(void *arg, const char *key, const void *item)
 {
+    struct agent *a = arg;
     (void)item;
-    sync_key(arg, key);
+    sync_key(a, key);
+    if (a->prep)
+        prep_recheck(a->prep);
 }
 
 static void on_update(void *arg, const char *key, const void *old, const void *item)
 {
     (void)old;
-    (void)item;
-    sync_key(arg, key);
+    on_add(arg, key, item);
 }
 
 static void on_synced(void *arg)
@@ -891,6 +908,65 @@ static void on_problem(void *arg, const struct err *e)
 {
     (void)arg;
     log_warn("GPUSlice watch: %s (it recovers by itself)", err_msg(e));
+}
+
+/* ---- the kubelet's side (--handoff dra) ----------------------------------------------------- */
+
+static const struct mig_gpu *env_gpus(void *arg, size_t *n)
+{
+    struct agent *a = arg;
+    *n = a->ngpus;
+    return a->gpus;
+}
+
+struct slice_find {
+    const char *uid, *gpu;
+    unsigned start;
+    const struct cl_slice *found;
+};
+
+static void find_slice(void *arg, const char *key, const void *item)
+{
+    struct slice_find *f = arg;
+    const struct cl_slice *s = item;
+    (void)key;
+    if (!f->found && s && !s->deleting && s->start == f->start &&
+        strcmp(s->claim_uid, f->uid) == 0 && strcmp(s->gpu_uuid, f->gpu) == 0)
+        f->found = s;
+}
+
+static const struct cl_slice *env_slice(void *arg, const char *uid, const char *gpu_uuid,
+                                        unsigned start)
+{
+    struct agent *a = arg;
+    struct slice_find f = {.uid = uid, .gpu = gpu_uuid, .start = start};
+    if (a->cache && uid[0])
+        kube_cache_foreach(a->cache, find_slice, &f);
+    return f.found;
+}
+
+static int start_kubelet_side(struct agent *a, struct err **err)
+{
+    const struct cluster_config *c = a->cfg;
+    struct prep_config pc = {
+        .node = c->node,
+        .state_dir = c->state_dir ? c->state_dir : CLUSTER_DEFAULT_STATE,
+        .kubelet_dir = c->kubelet_dir,
+        .cdi_dir = c->cdi_dir,
+        .host = {.driver_root = c->driver_root,
+                 .dev_root = c->dev_root,
+                 .proc_root = c->proc_root,
+                 .hook_path = c->cdi_hook},
+        .wait_s = c->prepare_wait_s,
+    };
+    struct prep_env env = {.c = a->c, .arg = a, .gpus = env_gpus, .slice = env_slice};
+    int rc = prep_new(&pc, &env, &a->prep, err);
+    if (rc < 0)
+        return rc;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = prep_fd(a->prep)};
+    if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
+        return err_set(err, errno, "epoll: %s", strerror(errno));
+    return 0;
 }
 
 /* ---- set-up ---------------------------------------------------------------------------- */
@@ -1014,6 +1090,8 @@ static int loop(struct agent *a, struct err **err)
                 a->stopping = true;
             } else if (fd == a->wake_fd) {
                 collect(a);
+            } else if (a->prep && fd == prep_fd(a->prep)) {
+                prep_dispatch(a->prep);
             } else if (kube_client_dispatch(a->c, err) < 0) {
                 return err_wrap(err, "the API client");
             }
@@ -1079,7 +1157,10 @@ static int start(struct agent *a, struct err **err)
                         a->boot_id, prev);
         log_warn("the node rebooted (boot ID %s, was %s)", a->boot_id, prev);
     }
-    return setup_fds(a, err);
+    rc = setup_fds(a, err);
+    if (rc == 0 && a->cfg->dra)
+        rc = start_kubelet_side(a, err);
+    return rc;
 }
 
 static void free_agent(struct agent *a)
@@ -1093,6 +1174,7 @@ static void free_agent(struct agent *a)
     kube_recorder_free(a->rec);
     kube_client_free(a->c);
     rs_pub_free(a->rs); /* after the client: its requests are gone, none calls back */
+    prep_free(a->prep);
     journal_free(a->j);
     for (size_t i = 0; i < a->ntracks; i++)
         free(a->tracks[i]);

@@ -33,7 +33,13 @@ struct cluster_config {
     unsigned heartbeat_s;     /* 0: CLUSTER_DEFAULT_HB_S */
     const char *version;      /* status.agentVersion */
     bool normal_events;       /* also SliceCreated/SliceDestroyed (--events all) */
-    bool dra;                 /* --handoff dra: publish ResourceSlices (driver mig.slicer.dev) */
+    bool dra;                 /* --handoff dra: the DRA driver mig.slicer.dev (ResourceSlices,
+                                 the kubelet's sockets, CDI specs) */
+    const char *kubelet_dir;  /* NULL: /var/lib/kubelet */
+    const char *cdi_dir;      /* NULL: /var/run/cdi */
+    const char *driver_root, *dev_root, *proc_root,
+        *cdi_hook;           /* NULL: "/", "/", "/proc", NVIDIA's */
+    unsigned prepare_wait_s; /* 0: the default */
 };
 
 /* Runs until SIGINT or SIGTERM (blocked in the calling thread and read from a

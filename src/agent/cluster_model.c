@@ -55,6 +55,9 @@ static int parse_meta(const json_t *obj, struct cl_slice *s, struct err **err)
         !put(s->uid, sizeof s->uid, uid))
         return err_set(err, EINVAL, "GPUSlice %s/%s: metadata too long", ns, name);
     snprintf(s->key, sizeof s->key, "%s/%s", ns, name);
+    const char *claim = str_at(json_object_get(md, "labels"), CL_CLAIM_LABEL, NULL);
+    if (!put(s->claim_uid, sizeof s->claim_uid, claim))
+        s->claim_uid[0] = '\0';
     s->deleting = json_object_get(md, "deletionTimestamp") != NULL &&
                   !json_is_null(json_object_get(md, "deletionTimestamp"));
     const json_t *fin = json_object_get(md, "finalizers");

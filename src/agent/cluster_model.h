@@ -24,8 +24,9 @@
 #define CL_GROUP_VERSION "slicer.dev/v1alpha1"
 #define CL_FINALIZER     "slicer.dev/teardown"
 #define CL_NODE_LABEL    "slicer.dev/node"
-#define CL_KEY_MAX       320  /* "namespace/name" */
-#define CL_MSG_MAX       1000 /* status.message is capped at 1024 by the CRD */
+#define CL_CLAIM_LABEL   "slicer.dev/claim-uid" /* DRA: the ResourceClaim the slice serves */
+#define CL_KEY_MAX       320                    /* "namespace/name" */
+#define CL_MSG_MAX       1000                   /* status.message is capped at 1024 by the CRD */
 
 /* status.phase; CL_PENDING stands for both "Pending" and no phase. */
 enum cl_phase { CL_PENDING = 0, CL_CREATING, CL_READY, CL_RELEASING, CL_FAILED };
@@ -36,6 +37,7 @@ const char *cl_phase_name(enum cl_phase p);
 struct cl_slice {
     char ns[64], name[254], uid[64];
     char key[CL_KEY_MAX];  /* "ns/name" */
+    char claim_uid[64];    /* label CL_CLAIM_LABEL ("" without): the claim it serves */
     bool deleting;         /* metadata.deletionTimestamp is set */
     bool finalizer;        /* metadata.finalizers holds CL_FINALIZER */
     char finalizers[1024]; /* metadata.finalizers as compact JSON ("[]" when absent) */

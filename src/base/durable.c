@@ -60,14 +60,15 @@ int durable_write(const char *path, const char *text, size_t len, mode_t mode, s
     char *tmp = xmalloc(n);
     snprintf(tmp, n, "%s/.%s.XXXXXX", dir, basename(copy));
     free(copy);
-    free(dir);
     int rc = 0;
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
-        rc = err_set(err, errno, "creating a temp file for %s: %s", path, strerror(errno));
+        rc = err_set(err, errno, "creating a temp file in %s: %s", dir, strerror(errno));
+        free(dir);
         free(tmp);
         return rc;
     }
+    free(dir);
     if (fchmod(fd, mode) < 0 || write_all(fd, text, len) < 0 || fsync(fd) < 0)
         rc = err_set(err, errno, "writing %s: %s", tmp, strerror(errno));
     if (close(fd) < 0 && rc == 0)

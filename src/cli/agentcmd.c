@@ -43,7 +43,21 @@ static const char usage[] =
     "                         'dra' (Kubernetes 1.34+: the agent is the DRA driver\n"
     "                         mig.slicer.dev and publishes each GPU as ResourceSlices of\n"
     "                         partitionable devices, one per profile and placement; in 'env'\n"
-    "                         mode it removes any it published before)\n"
+    "                         mode it removes any it published before), serves the\n"
+    "                         kubelet's plugin sockets and answers NodePrepareResources with\n"
+    "                         CDI devices that hold exactly the claim's MIG slices\n"
+    "  --kubelet-dir DIR      the kubelet's root (default /var/lib/kubelet): sockets in\n"
+    "                         DIR/plugins_registry and DIR/plugins/mig.slicer.dev\n"
+    "  --cdi-dir DIR          where CDI specs are written (default /var/run/cdi)\n"
+    "  --driver-root DIR      where the NVIDIA driver's files are (default /; GPU Operator\n"
+    "                         nodes: /run/nvidia/driver)\n"
+    "  --dev-root DIR         where the host's /dev is (default /)\n"
+    "  --proc-root DIR        where the host's /proc is (default /proc): the MIG capability\n"
+    "                         minors are in DIR/driver/nvidia-caps/mig-minors\n"
+    "  --cdi-hook PATH        NVIDIA's CDI hook in the specs (default /usr/bin/nvidia-cdi-hook;\n"
+    "                         'none': no hooks)\n"
+    "  --prepare-timeout S    how long a NodePrepareResources waits for its slices to be\n"
+    "                         Ready before it fails (the kubelet retries; default 120)\n"
     "  --boot-id-file PATH    where the boot ID is read (default " CLUSTER_DEFAULT_BOOT_ID ")\n"
     "  --nvml-library PATH    NVML library to load (default $SLICER_NVML_LIBRARY or\n"
     "                         libnvidia-ml.so.1; build/emu/libnvidia-ml.so.1 is the emulator)\n"
@@ -64,6 +78,13 @@ static int options(int argc, char **argv, struct cluster_config *cfg)
                                          {"boot-id-file", required_argument, NULL, 'B'},
                                          {"events", required_argument, NULL, 'e'},
                                          {"handoff", required_argument, NULL, 'H'},
+                                         {"kubelet-dir", required_argument, NULL, 'K'},
+                                         {"cdi-dir", required_argument, NULL, 'C'},
+                                         {"driver-root", required_argument, NULL, 'R'},
+                                         {"dev-root", required_argument, NULL, 'D'},
+                                         {"proc-root", required_argument, NULL, 'P'},
+                                         {"cdi-hook", required_argument, NULL, 'O'},
+                                         {"prepare-timeout", required_argument, NULL, 'T'},
                                          {"nvml-library", required_argument, NULL, 'l'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
@@ -98,6 +119,32 @@ static int options(int argc, char **argv, struct cluster_config *cfg)
                 return 2;
             }
             cfg->dra = strcmp(optarg, "dra") == 0;
+            break;
+        case 'K':
+            cfg->kubelet_dir = optarg;
+            break;
+        case 'C':
+            cfg->cdi_dir = optarg;
+            break;
+        case 'R':
+            cfg->driver_root = optarg;
+            break;
+        case 'D':
+            cfg->dev_root = optarg;
+            break;
+        case 'P':
+            cfg->proc_root = optarg;
+            break;
+        case 'O':
+            cfg->cdi_hook = optarg;
+            break;
+        case 'T':
+            if (hostcmd_parse_long(optarg, 1, 3600, &secs) < 0) {
+                fprintf(stderr, "slicer agent: --prepare-timeout wants 1..3600 seconds, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            cfg->prepare_wait_s = (unsigned)secs;
             break;
         case 'l':
             cfg->nvml_library = optarg;
