@@ -753,6 +753,29 @@ static json_t *node_status(struct agent *a, bool ready, const char *reason, cons
     return cl_gpunode_status(a->gpus, a->ngpus, a->j, &info);
 }
 
+struct untake {
+    struct agent *a;
+    struct rslice_gpu *g;
+};
+
+/* A GPUSlice made for a DRA claim: its instance is the claim's allocated device, which the
+ * scheduler already counts against the counters; it is not taken capacity. */
+static void untake_claimed(void *arg, const char *key, const void *item)
+{
+    struct untake *u = arg;
+    const struct cl_slice *s = item;
+    (void)key;
+    int gi = s && s->claim_uid[0] ? gpu_of(u->a, s->gpu_uuid) : -1;
+    if (gi < 0)
+        return;
+    struct rslice_gpu *g = &u->g[gi];
+    for (size_t k = 0; k < g->ntaken; k++)
+        if (g->taken[k].start == s->start) {
+            g->taken[k] = g->taken[--g->ntaken];
+            return;
+        }
+}
+
 /* The ResourceSlices the node should have: its GPUs under --handoff dra, none otherwise
  * (so that switching back to the env handoff removes what DRA mode published). */
 static void publish_slices(struct agent *a)
@@ -763,6 +786,9 @@ static void publish_slices(struct agent *a)
     }
     struct rslice_gpu *g = xcalloc(a->ngpus ? a->ngpus : 1, sizeof *g);
     cl_rslice_gpus(a->gpus, a->ngpus, g);
+    struct untake u = {.a = a, .g = g};
+    if (a->cache) /* instances that serve a claim are counted by its allocation */
+        kube_cache_foreach(a->cache, untake_claimed, &u);
     rs_pub_set(a->rs, rslice_build(a->cfg->node, a->node_uid_k8s, 0, g, a->ngpus));
     free(g);
 }

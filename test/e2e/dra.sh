@@ -8,6 +8,13 @@
 # after them); instances made outside DRA are taken capacity (a GPUSlice's
 # instance blocks a 7g.40gb claim until it is destroyed); a restart with the
 # same GPUs rewrites nothing; --handoff env removes what dra mode published.
+# The kubelet side, driven with the kubelet's own Go client packages
+# (test/kubelet/call): registration; NodePrepareResources of a claim the
+# scheduler allocated answers, once its GPUSlice is Ready, with a CDI device
+# that the CDI project's library (test/cdi) resolves to exactly that MIG
+# slice's nodes; repeated and after an agent restart the same; the instance
+# outlives its GPUSlice until NodeUnprepareResources, which removes the spec;
+# a claim under another uid or that does not exist is a clear error.
 # usage: bash test/e2e/dra.sh /path/to/slicer   (ctest passes it and SLICER_EMU_LIBRARY)
 set -uo pipefail
 SLICER=${1:?usage: dra.sh /path/to/slicer}
@@ -26,6 +33,19 @@ expect_out "slicer agent --help documents --handoff" "--handoff MODE"
 slicer agent --handoff magic
 expect_rc "--handoff magic is a usage error (2)" 2
 expect_err "...naming the choices" "--handoff is 'env' or 'dra', not 'magic'"
+
+CALL=$("$SRC/test/lib/gobuild.sh" "$SRC/test/kubelet" ./call) || { echo "FAIL - building test/kubelet/call"; exit 1; }
+CDICHECK=$("$SRC/test/lib/gobuild.sh" "$SRC/test/cdi") || { echo "FAIL - building test/cdi"; exit 1; }
+FX=$T/nvidia
+"$SRC/test/lib/nvidia-fixture.sh" "$FX" 8
+# The flags of a DRA-mode agent of NODE: its own kubelet folder and CDI folder, the fixture
+# driver, dev and proc roots (what a GPU node shows; the emulated GPUs' minors are 0..N-1).
+dra_flags() {
+    printf '%s\n' --handoff dra --kubelet-dir "$T/kubelet-$1" --cdi-dir "$T/cdi-$1" \
+        --driver-root "$FX/driver" --dev-root "$FX/dev" --proc-root "$FX/proc" --cdi-hook none \
+        --prepare-timeout 20
+}
+dra_agent() { local f; mapfile -t f < <(dra_flags "$1"); e2e_agent "$1" "${f[@]}"; }
 
 e2e_up
 ok "a real control plane is up"
@@ -53,7 +73,7 @@ counter() { # counter NODE SET NAME: a counter's value in the node's counter sli
 # --- a node with two A100s --------------------------------------------------------------------------
 e2e_gpu_node gpu-node-0 A100-SXM4-40GB:2 || { echo "FAIL - could not start gpu-node-0"; exit 1; }
 e2e_kill agent-gpu-node-0
-e2e_agent gpu-node-0 --handoff dra
+dra_agent gpu-node-0
 if wait_for 60 pool_complete gpu-node-0; then
     ok "gpu-node-0 publishes a complete pool of ResourceSlices"
 else
@@ -79,7 +99,7 @@ expect_out "...owned by the Node (deleting it deletes them)" "^Node/gpu-node-0/$
 # --- eight GPUs: several device slices, within the API's limits ------------------------------------
 e2e_gpu_node gpu-node-8 H100-SXM5-80GB:8 || { echo "FAIL - could not start gpu-node-8"; exit 1; }
 e2e_kill agent-gpu-node-8
-e2e_agent gpu-node-8 --handoff dra
+dra_agent gpu-node-8
 wait_for 60 pool_complete gpu-node-8
 s=$(slices_of gpu-node-8)
 out=$(jq -c '[length, ([.[] | select(.spec.sharedCounters)] | length),
@@ -91,7 +111,7 @@ expect_out "8 x H100: 1 counter slice (8 sets) and 4 device slices of at most 64
 # --- the real scheduler allocates from these slices: no two overlapping placements --------------------
 e2e_gpu_node gpu-node-1 A100-SXM4-40GB:1 || { echo "FAIL - could not start gpu-node-1"; exit 1; }
 e2e_kill agent-gpu-node-1
-e2e_agent gpu-node-1 --handoff dra
+dra_agent gpu-node-1
 wait_for 60 pool_complete gpu-node-1
 for p in 1g.5gb 7g.40gb; do
     cat <<EOF | k apply -f - >/dev/null
@@ -160,7 +180,7 @@ k delete pod big --wait=false >/dev/null
 # --- instances made outside DRA are taken capacity ------------------------------------------------
 e2e_gpu_node gpu-node-2 A100-SXM4-40GB:1 || { echo "FAIL - could not start gpu-node-2"; exit 1; }
 e2e_kill agent-gpu-node-2
-e2e_agent gpu-node-2 --handoff dra
+dra_agent gpu-node-2
 wait_for 60 pool_complete gpu-node-2
 g0=$(gen_of gpu-node-2)
 gpu=$(k get gnode gpu-node-2 -o jsonpath='{.status.gpus[0].uuid}')
@@ -195,11 +215,100 @@ k delete gslice outside-dra --wait=false >/dev/null
 if wait_for 120 running big2; then ok "...until the instance is destroyed"; else fail "...until the instance is destroyed" "big2 Running"; fi
 k delete pod big2 --wait=false >/dev/null
 
+# --- the kubelet side: registration, Prepare with CDI, Unprepare ---------------------------------------
+K1=$T/kubelet-gpu-node-1
+out=$("$CALL" -reg "$K1/plugins_registry/mig.slicer.dev-reg.sock" register 2>&1)
+expect_out "the agent registers as DRA plugin mig.slicer.dev with the kubelet's plugin watcher" \
+    '"type":"DRAPlugin".*"name":"mig.slicer.dev"'
+expect_out "...naming its DRA socket and the v1 service first" \
+    "\"endpoint\":\"$K1/plugins/mig.slicer.dev/dra.sock\".*\"supported_versions\":\\[\"v1.DRAPlugin\""
+DRA1=$K1/plugins/mig.slicer.dev/dra.sock
+claim_pod held 1g.5gb gpu-node-1
+wait_for 90 running held
+cl=$(k get resourceclaims -n default -o json | jq -c '.items[] | select(.metadata.ownerReferences[0].name == "held")')
+cname=$(jq -r .metadata.name <<<"$cl") cuid=$(jq -r .metadata.uid <<<"$cl")
+cdev=$(jq -r '.status.allocation.devices.results[0].device' <<<"$cl")
+cstart=${cdev##*-at}
+gpu1=$(k get gnode gpu-node-1 -o jsonpath='{.status.gpus[0].uuid}')
+[[ -n "$cname" && "$cdev" == gpu0-1g-5gb-at* ]] && ok "the scheduler allocated $cdev to claim $cname" ||
+    fail "the scheduler allocated a device to the held pod's claim" "a gpu0-1g-5gb device"
+# Prepare before any GPUSlice exists: the agent waits; the GPUSlice (as the controller will
+# write it for the claim) is made meanwhile; the answer comes once it is Ready.
+"$CALL" -dra "$DRA1" prepare "default/$cname/$cuid" >"$T/prep1.json" 2>&1 &
+prep_pid=$!
+sleep 1
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: slicer.dev/v1alpha1
+kind: GPUSlice
+metadata:
+  name: held-0
+  namespace: default
+  labels: {slicer.dev/node: gpu-node-1, slicer.dev/claim-uid: $cuid}
+  finalizers: [slicer.dev/teardown]
+spec:
+  podName: held
+  podUID: $(k get pod held -o jsonpath='{.metadata.uid}')
+  container: devices-0
+  profile: 1g.5gb
+  nodeName: gpu-node-1
+  gpuUUID: $gpu1
+  placement: {start: $cstart, size: 1}
+EOF
+wait "$prep_pid"
+out=$(<"$T/prep1.json")
+qual="mig.slicer.dev/mig=$cuid-$cdev"
+expect_out "NodePrepareResources waits for the slice, then answers the claim's device and its CDI ID" \
+    "\"$cuid\":\\{\"devices\":\\[\\{\"request_names\":\\[\"mig\"\\],\"pool_name\":\"gpu-node-1\",\"device_name\":\"$cdev\",\"cdi_device_ids\":\\[\"$qual\"\\]"
+mig=$(k get gslice held-0 -o jsonpath='{.status.migUUID}')
+sleep 1 # the agent republishes its slices on the tick after the instance is made
+out="$(counter gpu-node-1 gpu0 memory-slice-$cstart) $(counter gpu-node-1 gpu0 instances)"
+expect_out "the instance of a claim's GPUSlice is not taken capacity (its allocation counts it)" '^1 7$'
+
+gi=$(jq -r --arg s "$cstart" '.gpus[0].gpu_instances[] | select(.start == ($s | tonumber)) | .id' "$T/agent-gpu-node-1/emu-state.json")
+gim=$(grep -E "^gpu0/gi$gi/access " "$FX/proc/driver/nvidia-caps/mig-minors" | cut -d' ' -f2)
+cim=$(grep -E "^gpu0/gi$gi/ci0/access " "$FX/proc/driver/nvidia-caps/mig-minors" | cut -d' ' -f2)
+if out=$("$CDICHECK" "$T/cdi-gpu-node-1" "$qual" 2>&1); then
+    ok "the CDI project's library loads the spec the agent wrote ($mig)"
+else
+    fail "the CDI project's library loads the spec the agent wrote" "cdicheck exit 0"
+fi
+out=$(jq -r '[.deviceNodes[].path] | sort | join(" ")' <<<"$out")
+want=$(printf '%s\n' /dev/nvidia-caps/nvidia-cap$gim /dev/nvidia-caps/nvidia-cap$cim /dev/nvidia-uvm \
+    /dev/nvidia-uvm-tools /dev/nvidia0 /dev/nvidiactl | sort | paste -sd' ')
+[[ "$out" == "$want" ]] && ok "...and it gives the container GPU 0's node and exactly that GI's and CI's capability nodes" ||
+    fail "...and it gives the container exactly its slice's nodes" "$want"
+out=$("$CALL" -dra "$DRA1" -v v1beta1 prepare "default/$cname/$cuid" 2>&1)
+expect_out "a repeated Prepare (v1beta1 this time) gives the same answer" "\"cdi_device_ids\":\\[\"$qual\"\\]"
+e2e_kill agent-gpu-node-1 KILL
+dra_agent gpu-node-1
+wait_for 30 test -S "$DRA1"
+out=$("$CALL" -dra "$DRA1" prepare "default/$cname/$cuid" 2>&1)
+expect_out "...and after the agent is killed and restarted (its journal of prepared claims)" "\"cdi_device_ids\":\\[\"$qual\"\\]"
+inst_there() { jq -e --arg s "$cstart" '[.gpus[0].gpu_instances[]? | select(.start == ($s | tonumber))] | length == 1' "$T/agent-gpu-node-1/emu-state.json" >/dev/null; }
+k delete gslice held-0 --wait=false >/dev/null
+sleep 4
+inst_there && ok "a prepared claim's instance outlives its GPUSlice until the kubelet unprepares it" ||
+    fail "a prepared claim's instance outlives its GPUSlice" "the instance at $cstart"
+out=$("$CALL" -dra "$DRA1" unprepare "default/$cname/$cuid" 2>&1)
+expect_out "NodeUnprepareResources succeeds" "\"$cuid\":\\{\\}"
+[[ ! -e "$T/cdi-gpu-node-1/mig.slicer.dev-$cuid.json" ]] && ok "...and removes the claim's CDI spec" ||
+    fail "...and removes the claim's CDI spec" "no spec file"
+inst_gone() { ! inst_there; }
+wait_for 30 inst_gone && ok "...after which the instance is destroyed (the GPUSlice was deleted)" ||
+    fail "...after which the instance is destroyed" "no instance at $cstart"
+out=$("$CALL" -dra "$DRA1" unprepare "default/$cname/$cuid" 2>&1)
+expect_out "a repeated Unprepare succeeds (idempotent)" "\"$cuid\":\\{\\}"
+out=$("$CALL" -dra "$DRA1" prepare "default/$cname/0000-not-its-uid" 2>&1)
+expect_out "Prepare of a claim under another uid is refused, saying why" "has uid $cuid, not 0000-not-its-uid"
+out=$("$CALL" -dra "$DRA1" prepare "default/no-such-claim/1234" 2>&1)
+expect_out "Prepare of a claim that does not exist says so" "no-such-claim.*(404|not found|NotFound)"
+k delete pod held --wait=false >/dev/null
+
 # --- a restart rewrites nothing; --handoff env cleans up ----------------------------------------------
 rvs() { slices_of gpu-node-8 | jq -c '[.[].metadata.resourceVersion] | sort'; }
 before=$(rvs)
 e2e_kill agent-gpu-node-8
-e2e_agent gpu-node-8 --handoff dra
+dra_agent gpu-node-8
 wait_for 30 grep -q "ResourceSlices of node gpu-node-8 are current" "$T/agent-gpu-node-8.log"
 out=$(rvs)
 [[ "$out" == "$before" ]] && ok "an agent restarted with the same GPUs leaves its slices as they were" ||
