@@ -1033,3 +1033,39 @@ Test(plugin, stream_cap_holds_calls_back)
     prep_req_free(req);
     cli_free(c);
 }
+
+/* A client that sends before it has read our SETTINGS gets the stream over
+ * the cap refused by the server itself (RST_STREAM REFUSED_STREAM). */
+Test(plugin, stream_cap_refuses_an_eager_client)
+{
+    seen.manual = true;
+    max_streams = 2;
+    start(0, 0);
+    struct cli *c = cli_new(kl_plugin_dra_socket(plug));
+    PrepReq *req = prep_req(1, "eager", NULL);
+    size_t len = protobuf_c_message_get_packed_size(&req->base);
+    uint8_t *wire = xmalloc(len + 5);
+    kl_frame_prefix(wire, len);
+    protobuf_c_message_pack(&req->base, wire + 5);
+    struct req_body b[3];
+    struct resp r[3];
+    for (int i = 0; i < 3; i++) {
+        b[i] = (struct req_body){wire, len + 5, 0, 0};
+        cli_start(c, "POST", V1 "NodePrepareResources", NULL, NULL, &b[i], &r[i]);
+    }
+    cr_assert(pump(c, &r[2].closed, 2000));
+    cr_assert_eq(r[2].rst, NGHTTP2_REFUSED_STREAM);
+    cr_assert_eq(seen.ncalls, 2);
+    for (size_t i = 0; i < 2; i++)
+        cr_assert_eq(kl_call_prepared(seen.calls[i], 0, NULL, 0, NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        if (i < 2) {
+            cr_assert(pump(c, &r[i].closed, 5000));
+            cr_assert_eq(r[i].grpc, 0);
+        }
+        resp_free(&r[i]);
+    }
+    free(wire);
+    prep_req_free(req);
+    cli_free(c);
+}
