@@ -771,8 +771,13 @@ void kl_grpc_server_free(struct kl_grpc_server *s)
 {
     if (s == NULL)
         return;
-    while (s->conns != NULL)
-        conn_close(s->conns);
+    while (s->conns != NULL) {
+        struct conn *c = s->conns;
+        /* GOAWAY first, best effort: a client then knows to go elsewhere. */
+        if (nghttp2_session_terminate_session(c->h2, NGHTTP2_NO_ERROR) == 0)
+            conn_flush(c);
+        conn_close(c);
+    }
     bury(s);
     for (size_t i = 0; i < s->nls; i++) {
         close(s->ls[i]->fd);

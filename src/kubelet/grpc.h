@@ -95,8 +95,9 @@ void kl_grpc_fail(struct kl_grpc_call *c, enum kl_grpc_status status, const char
 /* Number of connections open now (for tests and metrics). */
 unsigned kl_grpc_conns(const struct kl_grpc_server *s);
 
-/* Closes every connection and listener (unlinking nothing: socket files are
- * the caller's) and frees the server. Every call must have been answered. */
+/* Sends GOAWAY on every connection (best effort), closes them and the
+ * listeners (unlinking nothing: socket files are the caller's) and frees the
+ * server. Every call must have been answered. */
 void kl_grpc_server_free(struct kl_grpc_server *s);
 
 #endif

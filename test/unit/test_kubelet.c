@@ -876,6 +876,11 @@ Test(plugin, free_with_calls_pending)
     held_call(c, 1, NULL, &w2, &b2, &r2);
     kl_plugin_free(plug); /* answers UNAVAILABLE where it can, frees both calls */
     plug = NULL;
+    for (int i = 0; i < 100 && cli_io(c); i++) /* until the server's close */
+        usleep(1000);
+    cr_assert(r1.closed && r2.closed);
+    cr_assert_eq(r1.grpc, 14, "UNAVAILABLE");
+    cr_assert_eq(r2.grpc, 14, "UNAVAILABLE");
     resp_free(&r1);
     resp_free(&r2);
     free(w1);
