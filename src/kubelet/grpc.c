@@ -143,9 +143,11 @@ static void submit(struct stream *st, const nghttp2_nv *nva, size_t n,
     st->state = ST_ANSWERED;
     rx_release(st);
     int rv = nghttp2_submit_response(st->c->h2, st->id, nva, n, dp);
-    if (rv != 0) {
+    if (rv != 0) { /* not expected: the state machine above rules it out; reset the stream */
         log_warn("grpc: stream %d: cannot answer: %s", st->id, nghttp2_strerror(rv));
-        st->c->broken = true;
+        if (nghttp2_submit_rst_stream(st->c->h2, NGHTTP2_FLAG_NONE, st->id,
+                                      NGHTTP2_INTERNAL_ERROR) != 0)
+            st->c->broken = true;
     }
 }
 
