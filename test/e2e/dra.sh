@@ -260,7 +260,8 @@ qual="mig.slicer.dev/mig=$cuid-$cdev"
 expect_out "NodePrepareResources waits for the slice, then answers the claim's device and its CDI ID" \
     "\"$cuid\":\\{\"devices\":\\[\\{\"request_names\":\\[\"mig\"\\],\"pool_name\":\"gpu-node-1\",\"device_name\":\"$cdev\",\"cdi_device_ids\":\\[\"$qual\"\\]"
 mig=$(k get gslice held-0 -o jsonpath='{.status.migUUID}')
-sleep 1 # the agent republishes its slices on the tick after the instance is made
+untaken() { [[ "$(counter gpu-node-1 gpu0 memory-slice-$cstart) $(counter gpu-node-1 gpu0 instances)" == "1 7" ]]; }
+wait_for 10 untaken # republished on the tick after the instance is made
 out="$(counter gpu-node-1 gpu0 memory-slice-$cstart) $(counter gpu-node-1 gpu0 instances)"
 expect_out "the instance of a claim's GPUSlice is not taken capacity (its allocation counts it)" '^1 7$'
 
