@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/journal.h"
 #include "base/durable.h"
 #include "base/log.h"
 #include "base/xalloc.h"
@@ -556,6 +557,11 @@ int prep_new(const struct prep_config *cfg, const struct prep_env *env, struct p
         return rc;
     }
     load_cdi(p);
+    struct err *e = NULL;
+    if (journal_mkdirs(p->cdi_dir, &e) < 0) { /* reported again by each Prepare that needs it */
+        log_warn("CDI folder %s: %s", p->cdi_dir, err_msg(e));
+        err_free(&e);
+    }
     const char *kdir = cfg->kubelet_dir ? cfg->kubelet_dir : PREP_DEFAULT_KUBELET;
     char *reg = join(kdir, "plugins_registry");
     char *plugins = join(kdir, "plugins/" RSLICE_DRIVER);

@@ -46,6 +46,7 @@ dra_flags() {
         --prepare-timeout 20
 }
 dra_agent() { local f; mapfile -t f < <(dra_flags "$1"); e2e_agent "$1" "${f[@]}"; }
+dra_gpu_node() { local f; mapfile -t f < <(dra_flags "$1"); e2e_gpu_node "$1" "$2" -- "${f[@]}"; }
 
 e2e_up
 ok "a real control plane is up"
@@ -71,9 +72,7 @@ counter() { # counter NODE SET NAME: a counter's value in the node's counter sli
 }
 
 # --- a node with two A100s --------------------------------------------------------------------------
-e2e_gpu_node gpu-node-0 A100-SXM4-40GB:2 || { echo "FAIL - could not start gpu-node-0"; exit 1; }
-e2e_kill agent-gpu-node-0
-dra_agent gpu-node-0
+dra_gpu_node gpu-node-0 A100-SXM4-40GB:2 || { echo "FAIL - could not start gpu-node-0"; exit 1; }
 if wait_for 60 pool_complete gpu-node-0; then
     ok "gpu-node-0 publishes a complete pool of ResourceSlices"
 else
@@ -97,9 +96,7 @@ out=$(jq -r '[.[].metadata.ownerReferences[0] | "\(.kind)/\(.name)/\(.uid)"] | u
 expect_out "...owned by the Node (deleting it deletes them)" "^Node/gpu-node-0/$node_uid\$"
 
 # --- eight GPUs: several device slices, within the API's limits ------------------------------------
-e2e_gpu_node gpu-node-8 H100-SXM5-80GB:8 || { echo "FAIL - could not start gpu-node-8"; exit 1; }
-e2e_kill agent-gpu-node-8
-dra_agent gpu-node-8
+dra_gpu_node gpu-node-8 H100-80GB-HBM3:8 || { echo "FAIL - could not start gpu-node-8"; exit 1; }
 wait_for 60 pool_complete gpu-node-8
 s=$(slices_of gpu-node-8)
 out=$(jq -c '[length, ([.[] | select(.spec.sharedCounters)] | length),
@@ -109,9 +106,7 @@ expect_out "8 x H100: 1 counter slice (8 sets) and 4 device slices of at most 64
     '^\[5,1,64,200,8\]$'
 
 # --- the real scheduler allocates from these slices: no two overlapping placements --------------------
-e2e_gpu_node gpu-node-1 A100-SXM4-40GB:1 || { echo "FAIL - could not start gpu-node-1"; exit 1; }
-e2e_kill agent-gpu-node-1
-dra_agent gpu-node-1
+dra_gpu_node gpu-node-1 A100-SXM4-40GB:1 || { echo "FAIL - could not start gpu-node-1"; exit 1; }
 wait_for 60 pool_complete gpu-node-1
 for p in 1g.5gb 7g.40gb; do
     cat <<EOF | k apply -f - >/dev/null
@@ -178,9 +173,7 @@ if wait_for 90 running big; then ok "a 7g.40gb gets the whole GPU after them"; e
 k delete pod big --wait=false >/dev/null
 
 # --- instances made outside DRA are taken capacity ------------------------------------------------
-e2e_gpu_node gpu-node-2 A100-SXM4-40GB:1 || { echo "FAIL - could not start gpu-node-2"; exit 1; }
-e2e_kill agent-gpu-node-2
-dra_agent gpu-node-2
+dra_gpu_node gpu-node-2 A100-SXM4-40GB:1 || { echo "FAIL - could not start gpu-node-2"; exit 1; }
 wait_for 60 pool_complete gpu-node-2
 g0=$(gen_of gpu-node-2)
 gpu=$(k get gnode gpu-node-2 -o jsonpath='{.status.gpus[0].uuid}')
@@ -234,6 +227,8 @@ gpu1=$(k get gnode gpu-node-1 -o jsonpath='{.status.gpus[0].uuid}')
     fail "the scheduler allocated a device to the held pod's claim" "a gpu0-1g-5gb device"
 # Prepare before any GPUSlice exists: the agent waits; the GPUSlice (as the controller will
 # write it for the claim) is made meanwhile; the answer comes once it is Ready.
+# The CDI folder replaced by a file: the answer, once the slice is Ready, says why.
+rm -rf "$T/cdi-gpu-node-1" && touch "$T/cdi-gpu-node-1"
 "$CALL" -dra "$DRA1" prepare "default/$cname/$cuid" >"$T/prep1.json" 2>&1 &
 prep_pid=$!
 sleep 1
@@ -256,8 +251,12 @@ spec:
 EOF
 wait "$prep_pid"
 out=$(<"$T/prep1.json")
+expect_out "NodePrepareResources waits for the slice; a CDI folder it cannot write is a clear error" \
+    "\"error\":\"claim default/$cname: writing its CDI spec: creating a temp file in $T/cdi-gpu-node-1: Not a directory"
+rm -f "$T/cdi-gpu-node-1" && mkdir "$T/cdi-gpu-node-1"
+out=$("$CALL" -dra "$DRA1" prepare "default/$cname/$cuid" 2>&1)
 qual="mig.slicer.dev/mig=$cuid-$cdev"
-expect_out "NodePrepareResources waits for the slice, then answers the claim's device and its CDI ID" \
+expect_out "...and once it can, answers the claim's device and its CDI ID" \
     "\"$cuid\":\\{\"devices\":\\[\\{\"request_names\":\\[\"mig\"\\],\"pool_name\":\"gpu-node-1\",\"device_name\":\"$cdev\",\"cdi_device_ids\":\\[\"$qual\"\\]"
 mig=$(k get gslice held-0 -o jsonpath='{.status.migUUID}')
 untaken() { [[ "$(counter gpu-node-1 gpu0 memory-slice-$cstart) $(counter gpu-node-1 gpu0 instances)" == "1 7" ]]; }
@@ -282,7 +281,8 @@ out=$("$CALL" -dra "$DRA1" -v v1beta1 prepare "default/$cname/$cuid" 2>&1)
 expect_out "a repeated Prepare (v1beta1 this time) gives the same answer" "\"cdi_device_ids\":\\[\"$qual\"\\]"
 e2e_kill agent-gpu-node-1 KILL
 dra_agent gpu-node-1
-wait_for 30 test -S "$DRA1"
+serving() { "$CALL" -timeout 2s -reg "$K1/plugins_registry/mig.slicer.dev-reg.sock" register >/dev/null 2>&1; }
+wait_for 30 serving
 out=$("$CALL" -dra "$DRA1" prepare "default/$cname/$cuid" 2>&1)
 expect_out "...and after the agent is killed and restarted (its journal of prepared claims)" "\"cdi_device_ids\":\\[\"$qual\"\\]"
 inst_there() { jq -e --arg s "$cstart" '[.gpus[0].gpu_instances[]? | select(.start == ($s | tonumber))] | length == 1' "$T/agent-gpu-node-1/emu-state.json" >/dev/null; }

@@ -11,7 +11,7 @@
 #   e2e_up                       cluster up, CRDs + namespace + RBAC applied
 #   e2e_webhook                  slicer webhook, registered at 127.0.0.1
 #   e2e_controller ID [ARGS]     a controller named ID (leader election on)
-#   e2e_gpu_node NODE GPUS [add-gpu-node options]   a kwok node + its agent;
+#   e2e_gpu_node NODE GPUS [add-gpu-node options] [-- agent options]   a kwok node + its agent;
 #                                GPUS is SLICER_EMU_GPUS (e.g. A100-SXM4-40GB:2)
 #   e2e_agent NODE [ARGS]        (re)start NODE's agent (state kept in $T/agent-NODE)
 #   e2e_kill NAME [SIGNAL]       stop a component (controller-ID, agent-NODE, webhook)
@@ -149,19 +149,21 @@ e2e_controller() {
         env KUBECONFIG="$kc" "$SLICER" "${args[@]}" "$@"
 }
 
-# e2e_gpu_node NODE GPUS [add-gpu-node options]
+# e2e_gpu_node NODE GPUS [add-gpu-node options] [-- agent options]
 e2e_gpu_node() {
     local node=$1 gpus=$2; shift 2
-    local model=${gpus%%[:,]*} count=0 part
+    local model=${gpus%%[:,]*} count=0 part opts=()
+    while [[ $# -gt 0 && "$1" != -- ]]; do opts+=("$1"); shift; done
+    [[ "${1:-}" == -- ]] && shift
     IFS=, read -ra parts <<<"$gpus"
     for part in "${parts[@]}"; do
         [[ "$part" == *:* ]] && count=$((count + ${part#*:})) || count=$((count + 1))
     done
     "$CLUSTER/add-gpu-node" "$node" --state "$STATE" --gpus "$count" --model "$model" \
-        --label slicer.dev/emulated-gpus=true "$@" >>"$T/nodes.log" 2>&1 || return 1
+        --label slicer.dev/emulated-gpus=true "${opts[@]}" >>"$T/nodes.log" 2>&1 || return 1
     mkdir -p "$T/agent-$node"
     echo "$gpus" >"$T/agent-$node/gpus"
-    e2e_agent "$node"
+    e2e_agent "$node" "$@"
 }
 
 # e2e_agent NODE [EXTRA ARGS]: NODE's agent, with its own emulated GPUs and state.
