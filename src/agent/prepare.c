@@ -213,22 +213,14 @@ static bool resolve(struct prep *p, const char *name, struct pdev *d)
     size_t n = 0;
     const struct mig_gpu *g = p->env.gpus(p->env.arg, &n);
     for (size_t i = 0; i < n; i++) {
-        const struct cat_gpu *m = g[i].model;
-        if (m == NULL || !g[i].mig_enabled)
+        unsigned prof, start;
+        if (!g[i].mig_enabled || !rslice_device_parse(g[i].model, g[i].index, name, &prof, &start))
             continue;
-        for (unsigned pr = 0; pr < m->nprofiles; pr++)
-            for (unsigned k = 0; k < m->profiles[pr].nplacements; k++) {
-                char dn[RSLICE_NAME_MAX];
-                unsigned start = m->profiles[pr].placements[k].start;
-                rslice_device_name(g[i].index, m->profiles[pr].name, start, dn, sizeof dn);
-                if (strcmp(dn, name) != 0)
-                    continue;
-                d->gpu = (int)i;
-                d->profile = (int)pr;
-                d->start = start;
-                snprintf(d->gpu_uuid, sizeof d->gpu_uuid, "%s", g[i].uuid);
-                return true;
-            }
+        d->gpu = (int)i;
+        d->profile = (int)prof;
+        d->start = start;
+        snprintf(d->gpu_uuid, sizeof d->gpu_uuid, "%s", g[i].uuid);
+        return true;
     }
     return false;
 }

@@ -17,7 +17,7 @@ static const char controller_usage[] =
     "                         [--leader-elect | --no-leader-elect] [--lease-namespace NS]\n"
     "                         [--lease-name NAME] [--identity ID] [--lease-duration S]\n"
     "                         [--renew-deadline S] [--retry-period S] [--retry-backoff MS]\n"
-    "                         [--kube-qps N] [--kube-burst N]\n"
+    "                         [--kube-qps N] [--kube-burst N] [--handoff env|dra]\n"
     "\n"
     "Places pods that ask for MIG slices across the cluster. It watches pods labelled\n"
     "slicer.dev/managed=true (the webhook labels and gates them), collects those whose\n"
@@ -55,6 +55,12 @@ static const char controller_usage[] =
     "  --kube-qps N          API requests per second this client may send (default 500;\n"
     "                        each placed pod costs about 4: slice, ungate, 2 Events)\n"
     "  --kube-burst N        requests it may send at once above that rate (default 1000)\n"
+    "  --handoff MODE        'env' (default) or 'dra' (Kubernetes 1.34+, with the agents'\n"
+    "                        --handoff dra): also watch ResourceClaims and write a GPUSlice\n"
+    "                        (label slicer.dev/claim-uid, owned by the claim) for every device\n"
+    "                        of driver mig.slicer.dev a claim is allocated, so that the node's\n"
+    "                        agent makes it before the kubelet prepares the claim; released\n"
+    "                        when the claim is deallocated or deleted\n"
     "  -h, --help            this text\n"
     "\n"
     "Stops on SIGINT or SIGTERM (releasing the Lease so a standby takes over at once).\n"
@@ -78,6 +84,7 @@ enum {
     OPT_RETRY,
     OPT_BACKOFF,
     OPT_QPS,
+    OPT_HANDOFF,
     OPT_BURST,
 };
 
@@ -137,6 +144,13 @@ static int one_option(int c, struct ctl_config *cfg)
         return number("--kube-qps", optarg, 1, 100000, 1, &cfg->qps);
     case OPT_BURST:
         return number("--kube-burst", optarg, 1, 100000, 1, &cfg->burst);
+    case OPT_HANDOFF:
+        if (strcmp(optarg, "env") == 0 || strcmp(optarg, "dra") == 0) {
+            cfg->dra = strcmp(optarg, "dra") == 0;
+            return -1;
+        }
+        fprintf(stderr, "slicer controller: --handoff is 'env' or 'dra', not '%s'\n", optarg);
+        return CLI_USAGE;
     case 'h':
         fputs(controller_usage, stdout);
         return CLI_OK;
@@ -179,6 +193,7 @@ static int controller_options(int argc, char **argv, struct ctl_config *cfg)
         {"retry-backoff", required_argument, NULL, OPT_BACKOFF},
         {"kube-qps", required_argument, NULL, OPT_QPS},
         {"kube-burst", required_argument, NULL, OPT_BURST},
+        {"handoff", required_argument, NULL, OPT_HANDOFF},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     optind = 1;

@@ -14,9 +14,11 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "controller/ctl_int.h"
+#include "objects/resourceclaim.h"
 
 const struct kube_gvr CTL_GPUNODES = {CTL_GROUP, CTL_VERSION, "gpunodes", false};
 const struct kube_gvr CTL_GPUSLICES = {CTL_GROUP, CTL_VERSION, "gpuslices", true};
+const struct kube_gvr CTL_RESOURCECLAIMS = {"resource.k8s.io", "v1", "resourceclaims", true};
 
 /* ---- small sets ------------------------------------------------------------------------- */
 
@@ -110,8 +112,15 @@ void ctl_assumed_free_all(struct ctl *ctl)
 
 /* ---- state and triggers ------------------------------------------------------------- */
 
+unsigned ctl_ncaches(const struct ctl *ctl)
+{
+    return ctl->cfg.dra ? 6 : 5;
+}
+
 bool ctl_active(const struct ctl *ctl)
 {
+    if (ctl->cfg.dra && (ctl->ncaches < 6 || !kube_cache_synced(ctl->claims)))
+        return false;
     if (ctl->lost || ctl->stopping || ctl->ncaches < 5 || !kube_cache_synced(ctl->pods) ||
         !kube_cache_synced(ctl->bound) || !kube_cache_synced(ctl->nodes) ||
         !kube_cache_synced(ctl->gpunodes) || !kube_cache_synced(ctl->slices))
@@ -379,6 +388,47 @@ static void slice_update(void *arg, const char *key, const void *old, const void
     ctl_kick(arg);
 }
 
+/* ---- ResourceClaims (--handoff dra) ------------------------------------------------------- */
+
+/* Only claims whose allocation holds devices of our driver are kept. */
+static void *claim_extract(void *arg, json_t *obj)
+{
+    (void)arg;
+    struct rclaim *c = xmalloc(sizeof *c);
+    struct err *e = NULL;
+    int rc = rclaim_parse(obj, c, &e);
+    if (rc < 0) {
+        log_warn("controller: ignoring a ResourceClaim: %s", err_msg(e));
+        err_free(&e);
+    }
+    if (rc <= 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void claim_free(void *item)
+{
+    rclaim_free(item);
+    free(item);
+}
+
+static void claim_add(void *arg, const char *key, const void *item)
+{
+    (void)key;
+    (void)item;
+    ctl_kick(arg);
+}
+
+static void claim_update(void *arg, const char *key, const void *old, const void *item)
+{
+    (void)key;
+    (void)old;
+    (void)item;
+    ctl_kick(arg);
+}
+
 /* ---- setup ------------------------------------------------------------------------------ */
 
 static struct kube_cache *cache(struct ctl *ctl, const struct kube_gvr *gvr, const char *labels,
@@ -439,8 +489,19 @@ static void start_next_cache(struct ctl *ctl)
                                                    .on_update = pod_update,
                                                    .on_delete = any_delete});
         break;
+    case 5:
+        if (ctl->cfg.dra) {
+            ctl->claims = cache(ctl, &CTL_RESOURCECLAIMS, NULL, NULL,
+                                (struct kube_cache_opts){.extract = claim_extract,
+                                                         .free_item = claim_free,
+                                                         .on_add = claim_add,
+                                                         .on_update = claim_update,
+                                                         .on_delete = any_delete});
+            break;
+        }
+        /* fall through */
     default:
-        ctl->ncaches = 5;
+        ctl->ncaches = ctl_ncaches(ctl);
         break;
     }
 }
@@ -519,6 +580,7 @@ static void stop(struct ctl *ctl, bool release)
     kube_cache_stop(ctl->nodes);
     kube_cache_stop(ctl->gpunodes);
     kube_cache_stop(ctl->slices);
+    kube_cache_stop(ctl->claims);
     if (ctl->rec)
         kube_recorder_free(ctl->rec);
     if (ctl->c)

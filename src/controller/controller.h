@@ -20,6 +20,7 @@ struct ctl_config {
     int lease_ms, renew_ms, retry_ms; /* leader election */
     int retry_backoff_ms;             /* before placing again after a Failed slice */
     int qps, burst;                   /* the kube client's rate limit */
+    bool dra; /* --handoff dra: GPUSlices for ResourceClaims allocated devices of mig.slicer.dev */
 };
 
 enum ctl_outcome {

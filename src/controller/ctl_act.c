@@ -10,6 +10,8 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "controller/ctl_int.h"
+#include "objects/resourceclaim.h"
+#include "objects/resourceslice.h"
 
 #define UNGATE_TRIES 5
 
@@ -630,11 +632,44 @@ static void reconcile_pod(void *arg, const char *key, const void *item)
     }
 }
 
+struct claim_find {
+    const char *uid;
+    const struct rclaim *found;
+};
+
+static void find_claim(void *arg, const char *key, const void *item)
+{
+    struct claim_find *f = arg;
+    const struct rclaim *c = item;
+    (void)key;
+    if (!f->found && strcmp(c->uid, f->uid) == 0)
+        f->found = c;
+}
+
+/* The claim a DRA slice serves, when it is still allocated and holds that device. */
+static const struct rclaim *claim_of(struct ctl *ctl, const struct ctl_slice *s)
+{
+    if (ctl->claims == NULL)
+        return NULL;
+    struct claim_find f = {.uid = s->claim_uid};
+    kube_cache_foreach(ctl->claims, find_claim, &f);
+    return f.found && !f.found->deleting && s->ordinal < f.found->nres ? f.found : NULL;
+}
+
 static void reconcile_orphan(void *arg, const char *key, const void *item)
 {
     (void)key;
     struct walk *w = arg;
     const struct ctl_slice *s = item;
+    if (s->claim_uid[0]) { /* DRA: it lives as long as its claim's allocation */
+        if (claim_of(w->ctl, s))
+            return;
+        const struct ctl_slice *one[] = {s};
+        if (release_slices(w->ctl, one, 1) > 0)
+            log_info("controller: GPUSlice %s/%s: its claim is deallocated or gone; releasing",
+                     s->ns, s->name);
+        return;
+    }
     const struct mpod *m = kube_cache_get(w->ctl->pods, s->ns, s->pod_name);
     if (m && strcmp(m->pod.uid, s->pod_uid) == 0)
         return;
@@ -677,6 +712,8 @@ static void prune(struct ctl *ctl)
     ctl_pend_prune(&ctl->releases, release_seen, ctl);
 }
 
+static void reconcile_claim(void *arg, const char *key, const void *item);
+
 void ctl_pass(void *arg)
 {
     struct ctl *ctl = arg;
@@ -687,6 +724,8 @@ void ctl_pass(void *arg)
     index_build(ctl, &ix);
     struct walk w = {.ctl = ctl, .ix = &ix, .now = kube_now_ms()};
     kube_cache_foreach(ctl->pods, reconcile_pod, &w);
+    if (ctl->claims)
+        kube_cache_foreach(ctl->claims, reconcile_claim, &w);
     kube_cache_foreach(ctl->slices, reconcile_orphan, &w);
     free(ix.v);
 }
@@ -860,6 +899,81 @@ static void create_slice(struct ctl *ctl, const struct mpod *m, unsigned k,
         err_free(&e);
     }
     json_decref(obj);
+}
+
+/* ---- DRA: GPUSlices for allocated claims ------------------------------------------------ */
+
+/* GPU `index` of a GPUNode, or NULL. */
+static const struct ctl_gpunode_gpu *gpu_by_index(const struct ctl_gpunode *g, uint32_t index)
+{
+    for (size_t i = 0; g && i < g->ngpus; i++)
+        if (g->gpus[i].index == index)
+            return &g->gpus[i];
+    return NULL;
+}
+
+static bool assumed_has(const struct ctl *ctl, const char *key)
+{
+    for (size_t i = 0; i < ctl->nassumed; i++)
+        if (strcmp(ctl->assumed[i].key, key) == 0)
+            return true;
+    return false;
+}
+
+/* Makes the GPUSlice of result i of claim c, unless it exists or is being made. */
+static void ensure_claim_slice(struct ctl *ctl, const struct rclaim *c, unsigned i)
+{
+    const struct rclaim_result *r = &c->res[i];
+    char name[CTL_SLICE_NAME_MAX], key[512];
+    ctl_slice_name(c->name, c->uid, i, name, sizeof name);
+    snprintf(key, sizeof key, "%s/%s", c->ns, name);
+    if (kube_cache_get(ctl->slices, c->ns, name) || assumed_has(ctl, key))
+        return;
+    const struct ctl_gpunode *gn = kube_cache_get(ctl->gpunodes, NULL, r->pool);
+    unsigned long idx = 0;
+    char *end = NULL;
+    if (strncmp(r->device, "gpu", 3) == 0)
+        idx = strtoul(r->device + 3, &end, 10);
+    const struct ctl_gpunode_gpu *gpu = end && *end == '-' ? gpu_by_index(gn, (uint32_t)idx) : NULL;
+    unsigned prof = 0, start = 0;
+    if (gpu == NULL || !rslice_device_parse(gpu->model, gpu->index, r->device, &prof, &start)) {
+        log_warn("controller: claim %s/%s: device %s is not a MIG placement of GPUNode %s", c->ns,
+                 c->name, r->device, r->pool);
+        return;
+    }
+    const struct cat_profile *p = &gpu->model->profiles[prof];
+    json_t *obj = ctl_slice_build_claim(c, i, p->name, start, p->mem_slices, gpu->uuid);
+    if (ctl->nassumed == ctl->cap_assumed) {
+        ctl->cap_assumed = ctl->cap_assumed ? ctl->cap_assumed * 2 : 16;
+        ctl->assumed = xreallocarray(ctl->assumed, ctl->cap_assumed, sizeof *ctl->assumed);
+    }
+    ctl->assumed[ctl->nassumed++] =
+        (struct assumed){xstrdup(key),     xstrdup(c->pod_uid[0] ? c->pod_uid : c->uid),
+                         xstrdup(r->pool), xstrdup(gpu->uuid),
+                         xstrdup(p->name), (uint8_t)start,
+                         p->mem_slices};
+    struct create_req *cr = xcalloc(1, sizeof *cr);
+    *cr = (struct create_req){ctl, xstrdup(key), xstrdup(c->ns), xstrdup(c->name)};
+    struct kube_call call = {.gvr = &CTL_GPUSLICES, .ns = c->ns};
+    struct err *e = NULL;
+    log_info("controller: claim %s/%s: GPUSlice %s for %s on %s", c->ns, c->name, name, r->device,
+             r->pool);
+    if (kube_send(ctl->c, KUBE_CREATE, &call, obj, created, cr, &e) == NULL) {
+        created(cr, NULL, e);
+        err_free(&e);
+    }
+    json_decref(obj);
+}
+
+static void reconcile_claim(void *arg, const char *key, const void *item)
+{
+    (void)key;
+    struct walk *w = arg;
+    const struct rclaim *c = item;
+    if (c->deleting)
+        return;
+    for (unsigned i = 0; i < c->nres; i++)
+        ensure_claim_slice(w->ctl, c, i);
 }
 
 static void placed(struct ctl *ctl, const struct ctl_view *v, const struct mpod *m,

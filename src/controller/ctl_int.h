@@ -15,7 +15,7 @@
 #include "kube/kube_event.h"
 #include "kube/kube_lease.h"
 
-extern const struct kube_gvr CTL_GPUNODES, CTL_GPUSLICES;
+extern const struct kube_gvr CTL_GPUNODES, CTL_GPUSLICES, CTL_RESOURCECLAIMS;
 
 /* Flags of a managed pod that survive its updates (same uid). */
 #define MP_REPORTED_INVALID 1u
@@ -77,7 +77,8 @@ struct ctl {
     struct kube_recorder *rec;
     struct kube_lease *lease;
     struct kube_cache *pods, *bound, *nodes, *gpunodes, *slices;
-    unsigned ncaches; /* started so far (they start in turn) */
+    struct kube_cache *claims; /* --handoff dra: allocated ResourceClaims of our driver */
+    unsigned ncaches;          /* started so far (they start in turn) */
     struct kube_timer *pass_timer, *batch_timer, *retry_timer, *trim_timer;
     uint64_t retry_timer_at;
     uint32_t cap_gen; /* bumped whenever capacity may have grown */
@@ -113,6 +114,9 @@ void ctl_pend_done(struct pendset *set, const char *key, bool forget);
 void ctl_pend_free(struct pendset *set);
 void ctl_assumed_free_all(struct ctl *ctl);
 void ctl_notes_free(struct ctl *ctl);
+
+/* The caches this controller starts (5, and the claims' under --handoff dra). */
+unsigned ctl_ncaches(const struct ctl *ctl);
 
 /* The reconcile pass (ctl_act.c): every pod and every slice once. */
 void ctl_pass(void *arg);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/xalloc.h"
+#include "objects/resourceclaim.h"
 
 /* ---- names and the object the controller creates ---------------------------------------- */
 
@@ -33,6 +34,26 @@ json_t *ctl_slice_build(const struct ctl_pod *pod, unsigned n, const struct ctl_
                      CTL_FINALIZER, "spec", "podName", pod->name, "podUID", pod->uid, "container",
                      ask->container, "profile", ask->profile, "nodeName", node, "gpuUUID", gpu_uuid,
                      "placement", "start", (int)choice->start, "size", (int)choice->size);
+}
+
+json_t *ctl_slice_build_claim(const struct rclaim *c, unsigned i, const char *profile,
+                              unsigned start, unsigned size, const char *gpu_uuid)
+{
+    char name[CTL_SLICE_NAME_MAX];
+    ctl_slice_name(c->name, c->uid, i, name, sizeof name);
+    const struct rclaim_result *r = &c->res[i];
+    const char *pod = c->pod_name[0] ? c->pod_name : c->name;
+    const char *pod_uid = c->pod_uid[0] ? c->pod_uid : c->uid;
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s}, s:[{s:s, s:s, s:s, s:s, s:b}],"
+                     " s:[s]}, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i}}}",
+                     "apiVersion", CTL_GROUP "/" CTL_VERSION, "kind", "GPUSlice", "metadata",
+                     "name", name, "namespace", c->ns, "labels", CTL_LABEL_NODE, r->pool,
+                     CTL_LABEL_POD_UID, pod_uid, CTL_LABEL_CLAIM, c->uid, "ownerReferences",
+                     "apiVersion", "resource.k8s.io/v1", "kind", "ResourceClaim", "name", c->name,
+                     "uid", c->uid, "controller", 1, "finalizers", CTL_FINALIZER, "spec", "podName",
+                     pod, "podUID", pod_uid, "container", r->request, "profile", profile,
+                     "nodeName", r->pool, "gpuUUID", gpu_uuid, "placement", "start", (int)start,
+                     "size", (int)size);
 }
 
 /* ---- reading GPUSlices ---------------------------------------------------------------- */
@@ -94,6 +115,8 @@ int ctl_slice_parse(const json_t *obj, struct ctl_slice *out, struct err **err)
         .start = (uint8_t)start,
         .size = (uint8_t)size,
         .ordinal = ordinal_of(name),
+        .claim_uid = dup_or_empty(
+            json_string_value(json_object_get(json_object_get(meta, "labels"), CTL_LABEL_CLAIM))),
         .deleting = json_object_get(meta, "deletionTimestamp") != NULL,
         .phase = phase_of(json_string_value(json_object_get(st, "phase"))),
     };
@@ -112,6 +135,7 @@ void ctl_slice_free(struct ctl_slice *s)
     free(s->gpu_uuid);
     free(s->mig_uuid);
     free(s->message);
+    free(s->claim_uid);
     memset(s, 0, sizeof *s);
 }
 
@@ -171,6 +195,9 @@ int ctl_gpunode_parse(const json_t *obj, struct ctl_gpunode *out, struct err **e
             continue;
         struct ctl_gpunode_gpu *o = &out->gpus[out->ngpus++];
         o->uuid = xstrdup(uuid);
+        json_int_t index = json_integer_value(json_object_get(g, "index"));
+        o->index = json_is_integer(json_object_get(g, "index")) && index >= 0 ? (uint32_t)index
+                                                                              : (uint32_t)i;
         o->model = model ? cat_gpu_find(model) : NULL;
         o->mig = json_is_true(json_object_get(g, "migMode"));
         parse_instances(json_object_get(g, "instances"), o);

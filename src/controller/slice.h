@@ -22,6 +22,7 @@
 #define CTL_FINALIZER      "slicer.dev/teardown"
 #define CTL_LABEL_NODE     "slicer.dev/node"
 #define CTL_LABEL_POD_UID  "slicer.dev/pod-uid"
+#define CTL_LABEL_CLAIM    "slicer.dev/claim-uid"
 #define CTL_DEVICES_ANNOT  "slicer.dev/devices-"
 #define CTL_HOSTNAME       "kubernetes.io/hostname"
 #define CTL_SLICE_NAME_MAX 64 /* 40 + '-' + 8 + '-' + up to 2 digits, with room */
@@ -42,6 +43,7 @@ struct ctl_slice {
     char *message;  /* "" when none */
     uint8_t start, size;
     uint8_t ordinal; /* the trailing <n> of the name: the slice's place in the pod */
+    char *claim_uid; /* label slicer.dev/claim-uid: the ResourceClaim it serves ("" for a pod's) */
     bool deleting;   /* metadata.deletionTimestamp is set */
     enum ctl_phase phase;
 };
@@ -56,6 +58,16 @@ void ctl_slice_name(const char *pod_name, const char *pod_uid, unsigned n, char 
  * true), finalizer and spec as the contract says. Returns a new object. */
 json_t *ctl_slice_build(const struct ctl_pod *pod, unsigned n, const struct ctl_choice *choice,
                         const char *node, const char *gpu_uuid);
+
+/* The GPUSlice for result `i` of an allocated ResourceClaim (DRA): named
+ * like a pod's slice after the claim (name, uid, i), labelled with the node,
+ * the claim's uid and its pod's, owned by the claim (so that deleting the
+ * claim deletes it), with the finalizer; spec.podName/podUID are the pod the
+ * claim is reserved for (the claim's own name and uid while none is), the
+ * container is the claim's request. Returns a new object. */
+struct rclaim;
+json_t *ctl_slice_build_claim(const struct rclaim *c, unsigned i, const char *profile,
+                              unsigned start, unsigned size, const char *gpu_uuid);
 
 /* Reads a GPUSlice object into *out (release with ctl_slice_free). Fails
  * (EINVAL) when a field the controller needs is absent. */
@@ -72,6 +84,7 @@ struct ctl_instance {
 
 struct ctl_gpunode_gpu {
     char *uuid;                  /* owned */
+    uint32_t index;              /* NVML index (status.gpus[].index): DRA device names use it */
     const struct cat_gpu *model; /* NULL: a model the catalog does not know (never used) */
     bool mig;                    /* MIG mode on */
     uint8_t ninst;

@@ -34,6 +34,23 @@ void rslice_device_name(uint32_t gpu, const char *profile, unsigned start, char 
     snprintf(buf, cap, "gpu%u-%s-at%u", gpu, p, start);
 }
 
+bool rslice_device_parse(const struct cat_gpu *m, uint32_t gpu, const char *name, unsigned *profile,
+                         unsigned *start)
+{
+    for (unsigned p = 0; m && p < m->nprofiles; p++)
+        for (unsigned k = 0; k < m->profiles[p].nplacements; k++) {
+            char dn[RSLICE_NAME_MAX];
+            rslice_device_name(gpu, m->profiles[p].name, m->profiles[p].placements[k].start, dn,
+                               sizeof dn);
+            if (strcmp(dn, name) == 0) {
+                *profile = p;
+                *start = m->profiles[p].placements[k].start;
+                return true;
+            }
+        }
+    return false;
+}
+
 void rslice_set_name(uint32_t gpu, char *buf, size_t cap)
 {
     snprintf(buf, cap, "gpu%u", gpu);

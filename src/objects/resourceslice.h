@@ -79,6 +79,12 @@ size_t rslice_capacity(const struct cat_gpu *m, struct rslice_counter *out);
  * Blackwell "1g.5gb-me" stay apart. A DNS label. */
 void rslice_device_name(uint32_t gpu, const char *profile, unsigned start, char *buf, size_t cap);
 
+/* The inverse of rslice_device_name for a GPU of model `m`: true when `name`
+ * is the name of one of its placements on GPU `gpu`, with *profile (catalog
+ * index) and *start set. */
+bool rslice_device_parse(const struct cat_gpu *m, uint32_t gpu, const char *name, unsigned *profile,
+                         unsigned *start);
+
 /* The counter set name of a GPU: "gpu0". */
 void rslice_set_name(uint32_t gpu, char *buf, size_t cap);
 

@@ -9,12 +9,14 @@
 # instance blocks a 7g.40gb claim until it is destroyed); a restart with the
 # same GPUs rewrites nothing; --handoff env removes what dra mode published.
 # The kubelet side, driven with the kubelet's own Go client packages
-# (test/kubelet/call): registration; NodePrepareResources of a claim the
-# scheduler allocated answers, once its GPUSlice is Ready, with a CDI device
-# that the CDI project's library (test/cdi) resolves to exactly that MIG
-# slice's nodes; repeated and after an agent restart the same; the instance
-# outlives its GPUSlice until NodeUnprepareResources, which removes the spec;
-# a claim under another uid or that does not exist is a clear error.
+# (test/kubelet/call): registration; the controller (--handoff dra) writes the
+# GPUSlice of a claim the scheduler allocated, the agent makes it, and
+# NodePrepareResources answers with a CDI device that the CDI project's
+# library (test/cdi) resolves to exactly that MIG slice's nodes; repeated and
+# after an agent restart the same; when the pod ends the claim and its
+# GPUSlice go but the instance stays until NodeUnprepareResources, which
+# removes the spec; a CDI folder it cannot write, a claim under another uid or
+# one that does not exist is a clear error.
 # usage: bash test/e2e/dra.sh /path/to/slicer   (ctest passes it and SLICER_EMU_LIBRARY)
 set -uo pipefail
 SLICER=${1:?usage: dra.sh /path/to/slicer}
@@ -216,54 +218,43 @@ expect_out "the agent registers as DRA plugin mig.slicer.dev with the kubelet's 
 expect_out "...naming its DRA socket and the v1 service first" \
     "\"endpoint\":\"$K1/plugins/mig.slicer.dev/dra.sock\".*\"supported_versions\":\\[\"v1.DRAPlugin\""
 DRA1=$K1/plugins/mig.slicer.dev/dra.sock
+# From here the controller makes GPUSlices for allocated claims (--handoff dra).
+e2e_controller one --handoff dra
+# The CDI folder replaced by a file: Prepare must say why it cannot answer.
+rm -rf "$T/cdi-gpu-node-1" && touch "$T/cdi-gpu-node-1"
 claim_pod held 1g.5gb gpu-node-1
 wait_for 90 running held
 cl=$(k get resourceclaims -n default -o json | jq -c '.items[] | select(.metadata.ownerReferences[0].name == "held")')
 cname=$(jq -r .metadata.name <<<"$cl") cuid=$(jq -r .metadata.uid <<<"$cl")
 cdev=$(jq -r '.status.allocation.devices.results[0].device' <<<"$cl")
 cstart=${cdev##*-at}
-gpu1=$(k get gnode gpu-node-1 -o jsonpath='{.status.gpus[0].uuid}')
 [[ -n "$cname" && "$cdev" == gpu0-1g-5gb-at* ]] && ok "the scheduler allocated $cdev to claim $cname" ||
     fail "the scheduler allocated a device to the held pod's claim" "a gpu0-1g-5gb device"
-# Prepare before any GPUSlice exists: the agent waits; the GPUSlice (as the controller will
-# write it for the claim) is made meanwhile; the answer comes once it is Ready.
-# The CDI folder replaced by a file: the answer, once the slice is Ready, says why.
-rm -rf "$T/cdi-gpu-node-1" && touch "$T/cdi-gpu-node-1"
-"$CALL" -dra "$DRA1" prepare "default/$cname/$cuid" >"$T/prep1.json" 2>&1 &
-prep_pid=$!
-sleep 1
-cat <<EOF | k apply -f - >/dev/null
-apiVersion: slicer.dev/v1alpha1
-kind: GPUSlice
-metadata:
-  name: held-0
-  namespace: default
-  labels: {slicer.dev/node: gpu-node-1, slicer.dev/claim-uid: $cuid}
-  finalizers: [slicer.dev/teardown]
-spec:
-  podName: held
-  podUID: $(k get pod held -o jsonpath='{.metadata.uid}')
-  container: devices-0
-  profile: 1g.5gb
-  nodeName: gpu-node-1
-  gpuUUID: $gpu1
-  placement: {start: $cstart, size: 1}
-EOF
-wait "$prep_pid"
-out=$(<"$T/prep1.json")
-expect_out "NodePrepareResources waits for the slice; a CDI folder it cannot write is a clear error" \
+gslice_ready() { [[ "$(k get gslice -l "slicer.dev/claim-uid=$cuid" -o jsonpath='{.items[0].status.phase}')" == Ready ]]; }
+if wait_for 60 gslice_ready; then
+    ok "the controller writes a GPUSlice for the claim's device and the agent makes it Ready"
+else
+    fail "the controller writes a GPUSlice for the claim's device" "a Ready GPUSlice labelled with the claim's uid"
+fi
+gs=$(k get gslice -l "slicer.dev/claim-uid=$cuid" -o json | jq -c '.items[0]')
+out=$(jq -r '[.spec.nodeName, .spec.placement.start, .spec.profile, .spec.podName,
+              .metadata.ownerReferences[0].kind, .metadata.ownerReferences[0].uid] | @tsv' <<<"$gs")
+expect_out "...at the allocated placement, for the pod, owned by the claim" \
+    $'^gpu-node-1\t'"$cstart"$'\t1g.5gb\theld\tResourceClaim\t'"$cuid\$"
+gsname=$(jq -r .metadata.name <<<"$gs")
+out=$("$CALL" -dra "$DRA1" prepare "default/$cname/$cuid" 2>&1)
+expect_out "a CDI folder the agent cannot write is a clear Prepare error" \
     "\"error\":\"claim default/$cname: writing its CDI spec: creating a temp file in $T/cdi-gpu-node-1: Not a directory"
 rm -f "$T/cdi-gpu-node-1" && mkdir "$T/cdi-gpu-node-1"
 out=$("$CALL" -dra "$DRA1" prepare "default/$cname/$cuid" 2>&1)
 qual="mig.slicer.dev/mig=$cuid-$cdev"
-expect_out "...and once it can, answers the claim's device and its CDI ID" \
+expect_out "NodePrepareResources answers the claim's device and its CDI ID" \
     "\"$cuid\":\\{\"devices\":\\[\\{\"request_names\":\\[\"mig\"\\],\"pool_name\":\"gpu-node-1\",\"device_name\":\"$cdev\",\"cdi_device_ids\":\\[\"$qual\"\\]"
-mig=$(k get gslice held-0 -o jsonpath='{.status.migUUID}')
+mig=$(k get gslice "$gsname" -o jsonpath='{.status.migUUID}')
 untaken() { [[ "$(counter gpu-node-1 gpu0 memory-slice-$cstart) $(counter gpu-node-1 gpu0 instances)" == "1 7" ]]; }
 wait_for 10 untaken # republished on the tick after the instance is made
 out="$(counter gpu-node-1 gpu0 memory-slice-$cstart) $(counter gpu-node-1 gpu0 instances)"
 expect_out "the instance of a claim's GPUSlice is not taken capacity (its allocation counts it)" '^1 7$'
-
 gi=$(jq -r --arg s "$cstart" '.gpus[0].gpu_instances[] | select(.start == ($s | tonumber)) | .id' "$T/agent-gpu-node-1/emu-state.json")
 gim=$(grep -E "^gpu0/gi$gi/access " "$FX/proc/driver/nvidia-caps/mig-minors" | cut -d' ' -f2)
 cim=$(grep -E "^gpu0/gi$gi/ci0/access " "$FX/proc/driver/nvidia-caps/mig-minors" | cut -d' ' -f2)
@@ -285,25 +276,32 @@ serving() { "$CALL" -timeout 2s -reg "$K1/plugins_registry/mig.slicer.dev-reg.so
 wait_for 30 serving
 out=$("$CALL" -dra "$DRA1" prepare "default/$cname/$cuid" 2>&1)
 expect_out "...and after the agent is killed and restarted (its journal of prepared claims)" "\"cdi_device_ids\":\\[\"$qual\"\\]"
-inst_there() { jq -e --arg s "$cstart" '[.gpus[0].gpu_instances[]? | select(.start == ($s | tonumber))] | length == 1' "$T/agent-gpu-node-1/emu-state.json" >/dev/null; }
-k delete gslice held-0 --wait=false >/dev/null
-sleep 4
-inst_there && ok "a prepared claim's instance outlives its GPUSlice until the kubelet unprepares it" ||
-    fail "a prepared claim's instance outlives its GPUSlice" "the instance at $cstart"
-out=$("$CALL" -dra "$DRA1" unprepare "default/$cname/$cuid" 2>&1)
-expect_out "NodeUnprepareResources succeeds" "\"$cuid\":\\{\\}"
-[[ ! -e "$T/cdi-gpu-node-1/mig.slicer.dev-$cuid.json" ]] && ok "...and removes the claim's CDI spec" ||
-    fail "...and removes the claim's CDI spec" "no spec file"
-inst_gone() { ! inst_there; }
-wait_for 30 inst_gone && ok "...after which the instance is destroyed (the GPUSlice was deleted)" ||
-    fail "...after which the instance is destroyed" "no instance at $cstart"
-out=$("$CALL" -dra "$DRA1" unprepare "default/$cname/$cuid" 2>&1)
-expect_out "a repeated Unprepare succeeds (idempotent)" "\"$cuid\":\\{\\}"
 out=$("$CALL" -dra "$DRA1" prepare "default/$cname/0000-not-its-uid" 2>&1)
 expect_out "Prepare of a claim under another uid is refused, saying why" "has uid $cuid, not 0000-not-its-uid"
 out=$("$CALL" -dra "$DRA1" prepare "default/no-such-claim/1234" 2>&1)
 expect_out "Prepare of a claim that does not exist says so" "no-such-claim.*(404|not found|NotFound)"
+# The pod ends: its claim goes, so does the GPUSlice (owned by the claim, released by the
+# controller); the instance stays while the claim is prepared, until the kubelet unprepares it.
+inst_there() { jq -e --arg s "$cstart" '[.gpus[0].gpu_instances[]? | select(.start == ($s | tonumber))] | length == 1' "$T/agent-gpu-node-1/emu-state.json" >/dev/null; }
 k delete pod held --wait=false >/dev/null
+claim_gone() { ! k get resourceclaim -n default "$cname" >/dev/null 2>&1; }
+wait_for 90 claim_gone
+gs_deleting() { [[ -n "$(k get gslice "$gsname" -o jsonpath='{.metadata.deletionTimestamp}' 2>/dev/null)" ]] || ! k get gslice "$gsname" >/dev/null 2>&1; }
+wait_for 60 gs_deleting && ok "when the pod ends and its claim goes, its GPUSlice is released" ||
+    fail "when the pod ends and its claim goes, its GPUSlice is released" "$gsname deleting"
+sleep 3
+inst_there && ok "...but the instance stays while the kubelet has the claim prepared" ||
+    fail "...but the instance stays while the kubelet has the claim prepared" "the instance at $cstart"
+out=$("$CALL" -dra "$DRA1" unprepare "default/$cname/$cuid" 2>&1)
+expect_out "NodeUnprepareResources succeeds" "\"$cuid\":\\{\\}"
+[[ ! -e "$T/cdi-gpu-node-1/mig.slicer.dev-$cuid.json" ]] && ok "...and removes the claim's CDI spec" ||
+    fail "...and removes the claim's CDI spec" "no spec file"
+inst_gone() { ! inst_there && ! k get gslice "$gsname" >/dev/null 2>&1; }
+wait_for 30 inst_gone && ok "...after which the instance is destroyed and the GPUSlice is gone" ||
+    fail "...after which the instance is destroyed and the GPUSlice is gone" "no instance at $cstart, no $gsname"
+out=$("$CALL" -dra "$DRA1" unprepare "default/$cname/$cuid" 2>&1)
+expect_out "a repeated Unprepare succeeds (idempotent)" "\"$cuid\":\\{\\}"
+e2e_kill controller-one
 
 # --- a restart rewrites nothing; --handoff env cleans up ----------------------------------------------
 rvs() { slices_of gpu-node-8 | jq -c '[.[].metadata.resourceVersion] | sort'; }

@@ -13,6 +13,7 @@
 #include "controller/sched.h"
 #include "controller/slice.h"
 #include "controller/view.h"
+#include "objects/resourceclaim.h"
 
 #define UID "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 #define GATED_POD(limits)                                                                          \
@@ -474,4 +475,37 @@ Test(decide, place_ungate_release_or_wait)
     ctl_slice_free(&s[0]);
     ctl_slice_free(&s[1]);
     ctl_pod_free(&p);
+}
+
+Test(slice_build, a_claims_slice_is_owned_by_the_claim_and_parses_back)
+{
+    json_t *cj =
+        json_loads("{\"metadata\":{\"namespace\":\"team\",\"name\":\"held-mig-x7\",\"uid\":"
+                   "\"0123456789ab\"},\"status\":{\"reservedFor\":[{\"resource\":\"pods\",\"name\":"
+                   "\"held\",\"uid\":\"pod-uid\"}],\"allocation\":{\"devices\":{\"results\":[{"
+                   "\"request\":\"mig\",\"driver\":\"mig.slicer.dev\",\"pool\":\"node-1\","
+                   "\"device\":\"gpu0-3g-20gb-at4\"}]}}}}",
+                   0, NULL);
+    struct rclaim c;
+    struct err *e = NULL;
+    cr_assert_eq(rclaim_parse(cj, &c, &e), 1, "%s", err_msg(e));
+    json_t *obj = ctl_slice_build_claim(&c, 0, "3g.20gb", 4, 4, "GPU-aaaa");
+    const char *owner_kind = json_string_value(json_object_get(
+        json_array_get(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), 0),
+        "kind"));
+    cr_assert_str_eq(owner_kind, "ResourceClaim");
+    struct ctl_slice s;
+    cr_assert_eq(ctl_slice_parse(obj, &s, &e), 0, "%s", err_msg(e));
+    cr_assert_str_eq(s.name, "held-mig-x7-01234567-0");
+    cr_assert_str_eq(s.claim_uid, "0123456789ab");
+    cr_assert_str_eq(s.pod_name, "held");
+    cr_assert_str_eq(s.pod_uid, "pod-uid");
+    cr_assert_str_eq(s.node, "node-1");
+    cr_assert_str_eq(s.container, "mig");
+    cr_assert_eq(s.start, 4);
+    cr_assert_eq(s.size, 4);
+    ctl_slice_free(&s);
+    json_decref(obj);
+    rclaim_free(&c);
+    json_decref(cj);
 }

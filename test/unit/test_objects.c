@@ -10,6 +10,7 @@
 
 #include "core/catalog.h"
 #include "core/place.h"
+#include "objects/resourceclaim.h"
 #include "objects/resourceslice.h"
 
 static const struct cat_gpu *model(const char *name)
@@ -394,4 +395,83 @@ Test(build, gpus_without_mig_or_of_unknown_models_publish_nothing)
     s = rslice_build("n", "u", 1, g, 3);
     cr_assert_eq(json_array_size(s), 0);
     json_decref(s);
+}
+
+/* ---- ResourceClaims and device names back to placements --------------------------------- */
+
+Test(names, a_device_name_parses_back_to_its_placement_on_every_model)
+{
+    for (size_t i = 0; i < cat_gpu_count(); i++) {
+        const struct cat_gpu *m = cat_gpu_at(i);
+        for (unsigned p = 0; p < m->nprofiles; p++)
+            for (unsigned k = 0; k < m->profiles[p].nplacements; k++) {
+                char dn[RSLICE_NAME_MAX];
+                unsigned start = m->profiles[p].placements[k].start, pp = 99, ss = 99;
+                rslice_device_name(3, m->profiles[p].name, start, dn, sizeof dn);
+                cr_assert(rslice_device_parse(m, 3, dn, &pp, &ss), "%s: %s", m->name, dn);
+                cr_assert(pp == p && ss == start, "%s: %s parsed as %u@%u", m->name, dn, pp, ss);
+                cr_assert_not(rslice_device_parse(m, 2, dn, &pp, &ss), "another GPU's name");
+            }
+    }
+    unsigned p, s;
+    cr_assert_not(rslice_device_parse(model("A100-SXM4-40GB"), 0, "gpu0-1g-5gb-at7", &p, &s),
+                  "no 1g.5gb starts at 7 on an A100-40GB");
+    cr_assert_not(rslice_device_parse(NULL, 0, "gpu0-1g-5gb-at0", &p, &s));
+}
+
+static json_t *claim_json(const char *results)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"c\",\"uid\":\"u-1\"},"
+             "\"status\":{\"reservedFor\":[{\"resource\":\"pods\",\"name\":\"p\",\"uid\":\"pu\"}],"
+             "\"allocation\":{\"devices\":{\"results\":%s}}}}",
+             results);
+    json_t *o = json_loads(text, 0, NULL);
+    cr_assert_not_null(o, "%s", text);
+    return o;
+}
+
+Test(claims, only_our_drivers_results_are_taken_with_the_pod_it_is_reserved_for)
+{
+    json_t *o = claim_json(
+        "[{\"request\":\"a\",\"driver\":\"gpu.nvidia.com\",\"pool\":\"n\",\"device\":\"x\"},"
+        "{\"request\":\"b\",\"driver\":\"mig.slicer.dev\",\"pool\":\"node-1\","
+        "\"device\":\"gpu0-1g-5gb-at3\"}]");
+    struct rclaim c;
+    struct err *e = NULL;
+    cr_assert_eq(rclaim_parse(o, &c, &e), 1, "%s", err_msg(e));
+    cr_assert_eq(c.nres, 1);
+    cr_assert_str_eq(c.res[0].request, "b");
+    cr_assert_str_eq(c.res[0].pool, "node-1");
+    cr_assert_str_eq(c.res[0].device, "gpu0-1g-5gb-at3");
+    cr_assert_str_eq(c.pod_name, "p");
+    cr_assert_str_eq(c.pod_uid, "pu");
+    cr_assert_str_eq(c.uid, "u-1");
+    cr_assert_not(c.deleting);
+    rclaim_free(&c);
+    json_decref(o);
+}
+
+Test(claims, unallocated_or_foreign_claims_are_not_ours_and_bad_ones_are_refused)
+{
+    struct rclaim c;
+    struct err *e = NULL;
+    json_t *o =
+        json_loads("{\"metadata\":{\"namespace\":\"ns\",\"name\":\"c\",\"uid\":\"u\"}}", 0, NULL);
+    cr_assert_eq(rclaim_parse(o, &c, &e), 0, "not allocated: not ours (yet)");
+    json_decref(o);
+    o = claim_json("[{\"request\":\"a\",\"driver\":\"gpu.nvidia.com\",\"pool\":\"n\","
+                   "\"device\":\"x\"}]");
+    cr_assert_eq(rclaim_parse(o, &c, &e), 0, "another driver's devices only");
+    json_decref(o);
+    o = claim_json("[{\"driver\":\"mig.slicer.dev\",\"pool\":\"n\",\"device\":\"x\"}]");
+    cr_assert_lt(rclaim_parse(o, &c, &e), 0, "a result without its request");
+    cr_assert(strstr(err_msg(e), "ns/c: allocation result 0 is malformed"), "%s", err_msg(e));
+    err_free(&e);
+    json_decref(o);
+    o = json_loads("{\"metadata\":{\"name\":\"c\"}}", 0, NULL);
+    cr_assert_lt(rclaim_parse(o, &c, &e), 0);
+    err_free(&e);
+    json_decref(o);
 }
