@@ -30,14 +30,14 @@ _key_hash() {
     (
         cd "$CLUSTER_DIR"
         cat versions.sh k8s/go.mod k8s/go.sum etcd/go.mod etcd/go.sum etcd/main.go \
-            kwok/go.mod kwok/go.sum testwebhook/go.mod testwebhook/main.go
+            kwok/go.mod kwok/go.sum testwebhook/go.mod testwebhook/main.go k8s/fakecri/main.go
         "$GO_BIN" env GOVERSION 2>/dev/null || true
     ) | sha256sum | cut -c1-12
 }
 KEY="k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-$(_key_hash)"
 KEY_DIR="$CLUSTER_CACHE/$KEY"
 BIN_DIR="$KEY_DIR/bin"
-BINARIES=(kube-apiserver kube-scheduler kube-controller-manager kubectl etcd kwok testwebhook)
+BINARIES=(kube-apiserver kube-scheduler kube-controller-manager kubectl kubelet fakecri etcd kwok testwebhook)
 
 binaries_built() {
     local b
@@ -115,8 +115,18 @@ stop_cluster() {
     fi
 }
 
+# unmount_under DIR: lazily unmounts whatever is mounted below DIR, deepest first (a real
+# kubelet bind-mounts its root dir and mounts pods' volumes there).
+unmount_under() {
+    local dir m
+    dir=$(cd "$1" 2>/dev/null && pwd) || return 0
+    awk -v d="$dir/" 'index($2 "/", d) == 1 {print $2}' /proc/mounts | sort -r |
+        while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
 remove_state() { # STATE: only a folder that carries our marker
     [[ -e "$1/$MARKER" ]] || return 0
+    unmount_under "$1"
     rm -rf "$1"
 }
 

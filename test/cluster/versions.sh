@@ -8,4 +8,4 @@ ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
 # Bump when test/cluster/build changes how the binaries are built (flags), so the
 # cache key changes and the next `up` rebuilds.
-BUILD_RECIPE=1
+BUILD_RECIPE=2 # 2: also kubelet and fakecri (a real kubelet on a CRI served from memory)
