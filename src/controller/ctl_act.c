@@ -847,6 +847,18 @@ static void gather_free(struct gather *g)
     free(g->usage);
 }
 
+/* Counts a slice being created as taken until the GPUSlice cache shows it (prune). */
+static void assume(struct ctl *ctl, const char *key, const char *pod_uid, const char *node,
+                   const char *gpu, const char *profile, uint8_t start, uint8_t size)
+{
+    if (ctl->nassumed == ctl->cap_assumed) {
+        ctl->cap_assumed = ctl->cap_assumed ? ctl->cap_assumed * 2 : 16;
+        ctl->assumed = xreallocarray(ctl->assumed, ctl->cap_assumed, sizeof *ctl->assumed);
+    }
+    ctl->assumed[ctl->nassumed++] = (struct assumed){
+        xstrdup(key), xstrdup(pod_uid), xstrdup(node), xstrdup(gpu), xstrdup(profile), start, size};
+}
+
 struct create_req {
     struct ctl *ctl;
     char *key, *ns, *pod_name;
@@ -879,17 +891,7 @@ static void create_slice(struct ctl *ctl, const struct mpod *m, unsigned k,
     char name[CTL_SLICE_NAME_MAX], key[512];
     ctl_slice_name(m->pod.name, m->pod.uid, k, name, sizeof name);
     snprintf(key, sizeof key, "%s/%s", m->pod.ns, name);
-    if (ctl->nassumed == ctl->cap_assumed) {
-        ctl->cap_assumed = ctl->cap_assumed ? ctl->cap_assumed * 2 : 16;
-        ctl->assumed = xreallocarray(ctl->assumed, ctl->cap_assumed, sizeof *ctl->assumed);
-    }
-    ctl->assumed[ctl->nassumed++] = (struct assumed){xstrdup(key),
-                                                     xstrdup(m->pod.uid),
-                                                     xstrdup(node),
-                                                     xstrdup(gpu),
-                                                     xstrdup(m->pod.asks[ch->ask].profile),
-                                                     ch->start,
-                                                     ch->size};
+    assume(ctl, key, m->pod.uid, node, gpu, m->pod.asks[ch->ask].profile, ch->start, ch->size);
     struct create_req *r = xcalloc(1, sizeof *r);
     *r = (struct create_req){ctl, xstrdup(key), xstrdup(m->pod.ns), xstrdup(m->pod.name)};
     struct kube_call call = {.gvr = &CTL_GPUSLICES, .ns = m->pod.ns};
@@ -943,15 +945,8 @@ static void ensure_claim_slice(struct ctl *ctl, const struct rclaim *c, unsigned
     }
     const struct cat_profile *p = &gpu->model->profiles[prof];
     json_t *obj = ctl_slice_build_claim(c, i, p->name, start, p->mem_slices, gpu->uuid);
-    if (ctl->nassumed == ctl->cap_assumed) {
-        ctl->cap_assumed = ctl->cap_assumed ? ctl->cap_assumed * 2 : 16;
-        ctl->assumed = xreallocarray(ctl->assumed, ctl->cap_assumed, sizeof *ctl->assumed);
-    }
-    ctl->assumed[ctl->nassumed++] =
-        (struct assumed){xstrdup(key),     xstrdup(c->pod_uid[0] ? c->pod_uid : c->uid),
-                         xstrdup(r->pool), xstrdup(gpu->uuid),
-                         xstrdup(p->name), (uint8_t)start,
-                         p->mem_slices};
+    assume(ctl, key, c->pod_uid[0] ? c->pod_uid : c->uid, r->pool, gpu->uuid, p->name,
+           (uint8_t)start, p->mem_slices);
     struct create_req *cr = xcalloc(1, sizeof *cr);
     *cr = (struct create_req){ctl, xstrdup(key), xstrdup(c->ns), xstrdup(c->name)};
     struct kube_call call = {.gvr = &CTL_GPUSLICES, .ns = c->ns};
