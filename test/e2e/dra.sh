@@ -218,8 +218,12 @@ expect_out "the agent registers as DRA plugin mig.slicer.dev with the kubelet's 
 expect_out "...naming its DRA socket and the v1 service first" \
     "\"endpoint\":\"$K1/plugins/mig.slicer.dev/dra.sock\".*\"supported_versions\":\\[\"v1.DRAPlugin\""
 DRA1=$K1/plugins/mig.slicer.dev/dra.sock
-# From here the controller makes GPUSlices for allocated claims (--handoff dra).
+# From here the controller makes GPUSlices for allocated claims (--handoff dra). It is
+# killed before the claim is allocated and started again after, with the agent killed in
+# between: a claim allocated while they were down is still made and prepared.
 e2e_controller one --handoff dra
+wait_for 60 grep -q "leading as" "$T/controller-one.log"
+e2e_kill controller-one KILL
 # The CDI folder replaced by a file: Prepare must say why it cannot answer.
 rm -rf "$T/cdi-gpu-node-1" && touch "$T/cdi-gpu-node-1"
 claim_pod held 1g.5gb gpu-node-1
@@ -230,6 +234,12 @@ cdev=$(jq -r '.status.allocation.devices.results[0].device' <<<"$cl")
 cstart=${cdev##*-at}
 [[ -n "$cname" && "$cdev" == gpu0-1g-5gb-at* ]] && ok "the scheduler allocated $cdev to claim $cname" ||
     fail "the scheduler allocated a device to the held pod's claim" "a gpu0-1g-5gb device"
+out=$(k get gslice -l "slicer.dev/claim-uid=$cuid" -o name)
+[[ -z "$out" ]] && ok "...while no controller runs, no GPUSlice is made for it" ||
+    fail "...while no controller runs, no GPUSlice is made for it" "none"
+e2e_kill agent-gpu-node-1 KILL
+dra_agent gpu-node-1
+e2e_controller one --handoff dra
 gslice_ready() { [[ "$(k get gslice -l "slicer.dev/claim-uid=$cuid" -o jsonpath='{.items[0].status.phase}')" == Ready ]]; }
 if wait_for 60 gslice_ready; then
     ok "the controller writes a GPUSlice for the claim's device and the agent makes it Ready"
