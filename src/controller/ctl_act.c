@@ -632,28 +632,13 @@ static void reconcile_pod(void *arg, const char *key, const void *item)
     }
 }
 
-struct claim_find {
-    const char *uid;
-    const struct rclaim *found;
-};
-
-static void find_claim(void *arg, const char *key, const void *item)
-{
-    struct claim_find *f = arg;
-    const struct rclaim *c = item;
-    (void)key;
-    if (!f->found && strcmp(c->uid, f->uid) == 0)
-        f->found = c;
-}
-
 /* The claim a DRA slice serves, when it is still allocated and holds that device. */
 static const struct rclaim *claim_of(struct ctl *ctl, const struct ctl_slice *s)
 {
-    if (ctl->claims == NULL)
-        return NULL;
-    struct claim_find f = {.uid = s->claim_uid};
-    kube_cache_foreach(ctl->claims, find_claim, &f);
-    return f.found && !f.found->deleting && s->ordinal < f.found->nres ? f.found : NULL;
+    const struct rclaim *c =
+        ctl->claims && s->claim_name[0] ? kube_cache_get(ctl->claims, s->ns, s->claim_name) : NULL;
+    return c && strcmp(c->uid, s->claim_uid) == 0 && !c->deleting && s->ordinal < c->nres ? c
+                                                                                          : NULL;
 }
 
 static void reconcile_orphan(void *arg, const char *key, const void *item)

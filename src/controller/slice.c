@@ -84,6 +84,20 @@ static char *dup_or_empty(const char *s)
     return xstrdup(s ? s : "");
 }
 
+/* The name of the ResourceClaim among the owners, or NULL. */
+static const char *claim_owner(const json_t *meta)
+{
+    size_t i;
+    const json_t *o;
+    json_array_foreach(json_object_get(meta, "ownerReferences"), i, o)
+    {
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        if (kind && strcmp(kind, "ResourceClaim") == 0)
+            return json_string_value(json_object_get(o, "name"));
+    }
+    return NULL;
+}
+
 int ctl_slice_parse(const json_t *obj, struct ctl_slice *out, struct err **err)
 {
     memset(out, 0, sizeof *out);
@@ -117,6 +131,7 @@ int ctl_slice_parse(const json_t *obj, struct ctl_slice *out, struct err **err)
         .ordinal = ordinal_of(name),
         .claim_uid = dup_or_empty(
             json_string_value(json_object_get(json_object_get(meta, "labels"), CTL_LABEL_CLAIM))),
+        .claim_name = dup_or_empty(claim_owner(meta)),
         .deleting = json_object_get(meta, "deletionTimestamp") != NULL,
         .phase = phase_of(json_string_value(json_object_get(st, "phase"))),
     };
@@ -136,6 +151,7 @@ void ctl_slice_free(struct ctl_slice *s)
     free(s->mig_uuid);
     free(s->message);
     free(s->claim_uid);
+    free(s->claim_name);
     memset(s, 0, sizeof *s);
 }
 

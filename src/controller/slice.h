@@ -42,9 +42,10 @@ struct ctl_slice {
     char *mig_uuid; /* "" until Ready */
     char *message;  /* "" when none */
     uint8_t start, size;
-    uint8_t ordinal; /* the trailing <n> of the name: the slice's place in the pod */
-    char *claim_uid; /* label slicer.dev/claim-uid: the ResourceClaim it serves ("" for a pod's) */
-    bool deleting;   /* metadata.deletionTimestamp is set */
+    uint8_t ordinal;  /* the trailing <n> of the name: the slice's place in the pod */
+    char *claim_uid;  /* label slicer.dev/claim-uid: the ResourceClaim it serves ("" for a pod's) */
+    char *claim_name; /* that claim's name, from the owner reference ("" for a pod's) */
+    bool deleting;    /* metadata.deletionTimestamp is set */
     enum ctl_phase phase;
 };
 

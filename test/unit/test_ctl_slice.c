@@ -498,6 +498,7 @@ Test(slice_build, a_claims_slice_is_owned_by_the_claim_and_parses_back)
     cr_assert_eq(ctl_slice_parse(obj, &s, &e), 0, "%s", err_msg(e));
     cr_assert_str_eq(s.name, "held-mig-x7-01234567-0");
     cr_assert_str_eq(s.claim_uid, "0123456789ab");
+    cr_assert_str_eq(s.claim_name, "held-mig-x7", "the claim is found by name, not by a scan");
     cr_assert_str_eq(s.pod_name, "held");
     cr_assert_str_eq(s.pod_uid, "pod-uid");
     cr_assert_str_eq(s.node, "node-1");
