@@ -597,11 +597,6 @@ bool prep_uses(const struct prep *p, const char *gpu_uuid, unsigned start)
     return false;
 }
 
-size_t prep_count(const struct prep *p)
-{
-    return p ? p->nclaims : 0;
-}
-
 void prep_free(struct prep *p)
 {
     if (!p)

@@ -79,9 +79,6 @@ void prep_tick(struct prep *p);
 /* True while a prepared claim holds the instance at (GPU, start). */
 bool prep_uses(const struct prep *p, const char *gpu_uuid, unsigned start);
 
-/* Number of prepared claims (journal entries). */
-size_t prep_count(const struct prep *p);
-
 /* Answers what is still waiting with an error ("the agent is stopping"),
  * closes the sockets, frees. NULL is a no-op. */
 void prep_free(struct prep *p);

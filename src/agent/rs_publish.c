@@ -57,14 +57,10 @@ bool rs_pub_busy(const struct rs_pub *p)
     return p && p->running;
 }
 
-bool rs_pub_current(const struct rs_pub *p)
+/* True when the last set given is what the API server holds. */
+static bool rs_pub_current(const struct rs_pub *p)
 {
     return p && p->want && p->published && json_equal(p->want, p->published);
-}
-
-int64_t rs_pub_generation(const struct rs_pub *p)
-{
-    return p ? p->generation : 0;
 }
 
 void rs_pub_set(struct rs_pub *p, json_t *slices)

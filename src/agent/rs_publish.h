@@ -40,12 +40,6 @@ void rs_pub_tick(struct rs_pub *p);
 /* True while requests are in flight (the agent drains them before exiting). */
 bool rs_pub_busy(const struct rs_pub *p);
 
-/* True when the last set given is what the API server holds. */
-bool rs_pub_current(const struct rs_pub *p);
-
-/* The generation last written (0 before the first run ends). */
-int64_t rs_pub_generation(const struct rs_pub *p);
-
 /* Frees the publisher; requests still in flight finish against a detached
  * context and are ignored. */
 void rs_pub_free(struct rs_pub *p);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
@@ -690,7 +691,10 @@ static int listen_unix(const char *path, struct err **err)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return err_set(err, errno, "socket: %s", strerror(errno));
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 64) < 0) {
+    /* 0600: only the socket's owner (root, like the kubelet) may connect. Whoever can call
+     * Prepare and Unprepare can have CDI specs written and removed, so no one else may. */
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(path, 0600) < 0 ||
+        listen(fd, 64) < 0) {
         int e = errno;
         close(fd);
         return err_set(err, e, "listening on %s: %s", path, strerror(e));

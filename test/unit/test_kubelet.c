@@ -576,6 +576,11 @@ Test(plugin, registration)
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);
     cr_assert(S_ISSOCK(st.st_mode));
+    cr_assert_eq(st.st_mode & 0777, 0600, "registration socket mode %o: only its owner may connect",
+                 st.st_mode & 0777);
+    cr_assert_eq(stat(kl_plugin_dra_socket(plug), &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600, "DRA socket mode %o: only its owner may call Prepare",
+                 st.st_mode & 0777);
     struct cli *c = cli_new(path);
     Pluginregistration__InfoRequest ir = PLUGINREGISTRATION__INFO_REQUEST__INIT;
     struct resp r;
