@@ -1,6 +1,7 @@
 /* resname — profile names in Kubernetes resource names (resname.h). */
 #include "resname.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "catalog.h"
@@ -52,4 +53,45 @@ const char *res_catalog_profile(const char *suffix)
                 return g->profiles[p].name;
     }
     return NULL;
+}
+
+bool res_profile_label(const char *profile, char *buf, size_t cap)
+{
+    size_t n = 0;
+    if (cap == 0)
+        return false;
+    for (const char *c = profile; *c; c++) {
+        const char *w = *c == '+' ? "-plus-" : NULL;
+        char one[2] = {*c == '.' || *c == '_' ? '-' : *c, '\0'};
+        if (*c >= 'A' && *c <= 'Z')
+            one[0] = (char)(*c - 'A' + 'a');
+        if (w == NULL)
+            w = one;
+        size_t k = strlen(w);
+        if (n + k >= cap) {
+            buf[0] = '\0';
+            return false;
+        }
+        memcpy(buf + n, w, k);
+        n += k;
+    }
+    buf[n] = '\0';
+    return true;
+}
+
+bool res_template_name(const char *profile, unsigned count, char *buf, size_t cap)
+{
+    char label[48];
+    if (!res_profile_label(profile, label, sizeof label) || count == 0) {
+        if (cap > 0)
+            buf[0] = '\0';
+        return false;
+    }
+    int n = snprintf(buf, cap, RES_TEMPLATE_PREFIX "%s-x%u", label, count);
+    if (n < 0 || (size_t)n >= cap) {
+        if (cap > 0)
+            buf[0] = '\0';
+        return false;
+    }
+    return true;
 }

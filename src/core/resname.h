@@ -34,4 +34,17 @@ bool res_suffix_is(const char *suffix, const char *profile);
  * or NULL. Returns a pointer to the catalog's static name. */
 const char *res_catalog_profile(const char *suffix);
 
+/* The DNS label that stands for `profile` in object names: lower case, '.'
+ * and '_' written '-', '+' written "-plus-" ("1g.5gb+me" -> "1g-5gb-plus-me",
+ * Blackwell's "1g.5gb-me" -> "1g-5gb-me": the two never collide). The same
+ * spelling names DRA devices (objects/resourceslice.h). Returns false (buf
+ * holds "") when it does not fit. */
+bool res_profile_label(const char *profile, char *buf, size_t cap);
+
+/* The ResourceClaimTemplate slicer keeps in a namespace for `count` slices
+ * of `profile` under the DRA handoff: "slicer-mig-<label>-x<count>"
+ * ("slicer-mig-1g-5gb-x2"). False (buf "") when it does not fit. */
+#define RES_TEMPLATE_PREFIX "slicer-mig-"
+bool res_template_name(const char *profile, unsigned count, char *buf, size_t cap);
+
 #endif

@@ -5,32 +5,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/resname.h"
+
 #define NODE_NAME_MAX 253 /* a DNS subdomain */
 #define SUFFIX        "-" RSLICE_DRIVER "-"
 
 /* "1g.5gb+me.all" -> "1g-5gb-plus-me-all": a DNS-label fragment, one to one. */
-static void sanitize(const char *profile, char *buf, size_t cap)
-{
-    size_t n = 0;
-    for (const char *c = profile; *c && n + 7 < cap; c++) {
-        if (*c == '+') {
-            memcpy(buf + n, "-plus-", 6);
-            n += 6;
-        } else if (*c == '.' || *c == '_') {
-            buf[n++] = '-';
-        } else if (*c >= 'A' && *c <= 'Z') {
-            buf[n++] = (char)(*c - 'A' + 'a');
-        } else {
-            buf[n++] = *c;
-        }
-    }
-    buf[n] = '\0';
-}
-
 void rslice_device_name(uint32_t gpu, const char *profile, unsigned start, char *buf, size_t cap)
 {
-    char p[40];
-    sanitize(profile, p, sizeof p);
+    char p[48];
+    res_profile_label(profile, p, sizeof p);
     snprintf(buf, cap, "gpu%u-%s-at%u", gpu, p, start);
 }
 
@@ -95,8 +79,8 @@ static bool limited(const struct cat_profile *p)
 
 static void limit_name(const struct cat_profile *p, char *buf, size_t cap)
 {
-    char s[40];
-    sanitize(p->name, s, sizeof s);
+    char s[48];
+    res_profile_label(p->name, s, sizeof s);
     snprintf(buf, cap, "max-%s", s);
 }
 

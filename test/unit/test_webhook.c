@@ -528,3 +528,28 @@ Test(resname, every_catalog_profile_round_trips_and_no_two_collide)
     cr_expect_not(res_name(RES_SLICER_PREFIX, "1g.5gb", name, 10));
     cr_expect_str_eq(name, "");
 }
+
+Test(resname, template_names_are_dns_labels_distinct_for_every_profile_and_count)
+{
+    char a[RES_NAME_MAX], b[RES_NAME_MAX];
+    cr_expect(res_template_name("1g.5gb", 2, a, sizeof a));
+    cr_expect_str_eq(a, "slicer-mig-1g-5gb-x2");
+    cr_expect(res_template_name("1g.5gb+me", 1, a, sizeof a));
+    cr_expect(res_template_name("1g.5gb-me", 1, b, sizeof b));
+    cr_expect_str_eq(a, "slicer-mig-1g-5gb-plus-me-x1");
+    cr_expect_str_neq(a, b, "+me and -me stay apart");
+    cr_expect_not(res_template_name("1g.5gb", 0, a, sizeof a));
+    cr_expect_not(res_template_name("1g.5gb", 2, a, 12));
+    cr_expect_str_eq(a, "");
+    /* Every catalog profile with the largest count gives a DNS label (at most 63, [a-z0-9-]). */
+    for (size_t m = 0; m < cat_gpu_count(); m++) {
+        const struct cat_gpu *g = cat_gpu_at(m);
+        for (unsigned p = 0; p < g->nprofiles; p++) {
+            cr_assert(res_template_name(g->profiles[p].name, MUTATE_MAX_COUNT, a, sizeof a));
+            cr_expect_leq(strlen(a), 63);
+            for (const char *c = a; *c; c++)
+                cr_expect((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-', "%s",
+                          a);
+        }
+    }
+}
