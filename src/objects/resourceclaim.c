@@ -1,12 +1,15 @@
-/* The ResourceClaim fields slicer uses (resourceclaim.h). */
+/* The ResourceClaim fields slicer uses and the writes it makes (resourceclaim.h). */
 #include "objects/resourceclaim.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/xalloc.h"
 #include "objects/resourceslice.h"
+
+#define SELECTOR_HEAD "device.attributes[\"" RSLICE_DRIVER "\"]"
 
 static const char *str(const json_t *o, const char *key)
 {
@@ -16,6 +19,11 @@ static const char *str(const json_t *o, const char *key)
 static char *dup_or_empty(const char *s)
 {
     return xstrdup(s ? s : "");
+}
+
+static bool is_set(const json_t *v)
+{
+    return v != NULL && !json_is_null(v);
 }
 
 /* Results of our driver; EINVAL when one is malformed or there are too many. */
@@ -42,6 +50,111 @@ static int parse_results(const json_t *results, struct rclaim *c, struct err **e
     return 0;
 }
 
+static const char *skip_space(const char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\n')
+        s++;
+    return s;
+}
+
+bool rclaim_selector_profile(const char *expr, char *buf, size_t cap)
+{
+    const char *s = skip_space(expr);
+    if (strncmp(s, SELECTOR_HEAD, strlen(SELECTOR_HEAD)) != 0)
+        return false;
+    s += strlen(SELECTOR_HEAD);
+    if (strncmp(s, ".profile", 8) == 0)
+        s += 8;
+    else if (strncmp(s, "[\"profile\"]", 11) == 0)
+        s += 11;
+    else
+        return false;
+    s = skip_space(s);
+    if (strncmp(s, "==", 2) != 0)
+        return false;
+    s = skip_space(s + 2);
+    char q = *s;
+    if (q != '"' && q != '\'')
+        return false;
+    const char *end = strchr(s + 1, q);
+    size_t n = end ? (size_t)(end - s - 1) : 0;
+    if (end == NULL || n == 0 || n >= cap || *skip_space(end + 1) != '\0')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[1 + i] == '\\' || s[1 + i] == '"' || s[1 + i] == '\'')
+            return false;
+    memcpy(buf, s + 1, n);
+    buf[n] = '\0';
+    return true;
+}
+
+/* A request of our class, read into *r: plain when slicer's placement can serve it. */
+static void parse_request(const char *name, const json_t *exactly, struct rclaim_request *r)
+{
+    r->name = xstrdup(name);
+    r->profile = xstrdup("");
+    const char *mode = str(exactly, "allocationMode");
+    const json_t *count = json_object_get(exactly, "count");
+    const json_t *sels = json_object_get(exactly, "selectors");
+    json_int_t n = json_is_integer(count) ? json_integer_value(count) : 1;
+    if ((mode && strcmp(mode, "ExactCount") != 0) || n < 1 || n > RCLAIM_MAX_RESULTS ||
+        json_array_size(sels) != 1 || is_set(json_object_get(exactly, "adminAccess")))
+        return;
+    char profile[64];
+    const char *expr = str(json_object_get(json_array_get(sels, 0), "cel"), "expression");
+    if (expr == NULL || !rclaim_selector_profile(expr, profile, sizeof profile))
+        return;
+    free(r->profile);
+    r->profile = xstrdup(profile);
+    r->count = (unsigned)n;
+    r->plain = true;
+}
+
+/* spec.devices.requests: ours kept, others noted as foreign. */
+static int parse_requests(const json_t *devices, struct rclaim *c, struct err **err)
+{
+    const json_t *reqs = json_object_get(devices, "requests");
+    size_t n = json_array_size(reqs);
+    if (n > RCLAIM_MAX_REQUESTS)
+        return err_set(err, EINVAL, "ResourceClaim %s/%s: %zu requests (at most %d)", c->ns,
+                       c->name, n, RCLAIM_MAX_REQUESTS);
+    c->req = xcalloc(n ? n : 1, sizeof *c->req);
+    c->constrained = json_array_size(json_object_get(devices, "constraints")) > 0;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *r = json_array_get(reqs, i);
+        const char *name = str(r, "name");
+        const json_t *exactly = json_object_get(r, "exactly");
+        const json_t *first = json_object_get(r, "firstAvailable");
+        if (name == NULL || strlen(name) > 63)
+            return err_set(err, EINVAL, "ResourceClaim %s/%s: request %zu has no valid name", c->ns,
+                           c->name, i);
+        if (is_set(first)) { /* ours when any alternative is of our class */
+            bool ours = false;
+            size_t k;
+            const json_t *alt;
+            json_array_foreach(first, k, alt)
+            {
+                const char *cls = str(alt, "deviceClassName");
+                ours |= cls && strcmp(cls, RCLAIM_CLASS) == 0;
+            }
+            if (ours) {
+                c->req[c->nreq] = (struct rclaim_request){xstrdup(name), xstrdup(""), 0, false};
+                c->nreq++;
+            } else {
+                c->foreign = true;
+            }
+            continue;
+        }
+        const char *cls = str(exactly, "deviceClassName");
+        if (cls == NULL || strcmp(cls, RCLAIM_CLASS) != 0) {
+            c->foreign = true;
+            continue;
+        }
+        parse_request(name, exactly, &c->req[c->nreq++]);
+    }
+    return 0;
+}
+
 int rclaim_parse(const json_t *obj, struct rclaim *out, struct err **err)
 {
     memset(out, 0, sizeof *out);
@@ -50,18 +163,23 @@ int rclaim_parse(const json_t *obj, struct rclaim *out, struct err **err)
     if (!ns || !name || !uid || strlen(ns) > 63 || strlen(name) > 253 || strlen(uid) > 63)
         return err_set(err, EINVAL, "not a ResourceClaim: metadata.namespace, name or uid");
     const json_t *status = json_object_get(obj, "status");
-    const json_t *results = json_object_get(
-        json_object_get(json_object_get(status, "allocation"), "devices"), "results");
-    if (!json_is_array(results))
-        return 0;
+    const json_t *alloc = json_object_get(status, "allocation");
+    const json_t *results = json_object_get(json_object_get(alloc, "devices"), "results");
     out->ns = xstrdup(ns);
     out->name = xstrdup(name);
     out->uid = xstrdup(uid);
-    out->deleting = json_object_get(md, "deletionTimestamp") != NULL &&
-                    !json_is_null(json_object_get(md, "deletionTimestamp"));
-    const json_t *reserved = json_object_get(status, "reservedFor");
+    out->deleting = is_set(json_object_get(md, "deletionTimestamp"));
+    out->allocated = is_set(alloc);
+    const json_t *fins = json_object_get(md, "finalizers");
     size_t i;
     const json_t *r;
+    out->has_finalizers = json_array_size(fins) > 0;
+    json_array_foreach(fins, i, r)
+    {
+        out->finalizer |= json_is_string(r) && strcmp(json_string_value(r), RCLAIM_FINALIZER) == 0;
+    }
+    const json_t *reserved = json_object_get(status, "reservedFor");
+    out->nreserved = json_array_size(reserved);
     json_array_foreach(reserved, i, r)
     {
         const char *res = str(r, "resource");
@@ -74,8 +192,10 @@ int rclaim_parse(const json_t *obj, struct rclaim *out, struct err **err)
         out->pod_name = xstrdup("");
         out->pod_uid = xstrdup("");
     }
-    int rc = parse_results(results, out, err);
-    if (rc < 0 || out->nres == 0) {
+    int rc = parse_requests(json_object_get(json_object_get(obj, "spec"), "devices"), out, err);
+    if (rc == 0)
+        rc = parse_results(results, out, err);
+    if (rc < 0 || (out->nres == 0 && out->nreq == 0)) {
         rclaim_free(out);
         return rc;
     }
@@ -89,6 +209,11 @@ void rclaim_free(struct rclaim *c)
         free(c->res[i].pool);
         free(c->res[i].device);
     }
+    for (size_t i = 0; i < c->nreq; i++) {
+        free(c->req[i].name);
+        free(c->req[i].profile);
+    }
+    free(c->req);
     free(c->res);
     free(c->ns);
     free(c->name);
@@ -96,4 +221,63 @@ void rclaim_free(struct rclaim *c)
     free(c->pod_name);
     free(c->pod_uid);
     memset(c, 0, sizeof *c);
+}
+
+bool rclaim_placeable(const struct rclaim *c)
+{
+    if (c->allocated || c->deleting || c->constrained || c->foreign || c->nreq == 0)
+        return false;
+    for (size_t i = 0; i < c->nreq; i++)
+        if (!c->req[i].plain)
+            return false;
+    return true;
+}
+
+/* ---- writes --------------------------------------------------------------------------- */
+
+json_t *rclaim_allocation_patch(const char *uid, const char *rv, const char *node,
+                                const struct rclaim_pick *picks, size_t n, const char *pod_name,
+                                const char *pod_uid)
+{
+    json_t *results = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(results, json_pack("{s:s, s:s, s:s, s:s}", "request",
+                                                 picks[i].request, "driver", RSLICE_DRIVER, "pool",
+                                                 node, "device", picks[i].device));
+    return json_pack("{s:{s:s, s:s}, s:{s:{s:{s:o}, s:{s:[{s:[{s:s, s:s, s:[s]}]}]}},"
+                     " s:[{s:s, s:s, s:s}]}}",
+                     "metadata", "uid", uid, "resourceVersion", rv, "status", "allocation",
+                     "devices", "results", results, "nodeSelector", "nodeSelectorTerms",
+                     "matchFields", "key", "metadata.name", "operator", "In", "values", node,
+                     "reservedFor", "resource", "pods", "name", pod_name, "uid", pod_uid);
+}
+
+json_t *rclaim_deallocation_patch(const char *uid, const char *rv)
+{
+    return json_pack("{s:{s:s, s:s}, s:{s:n, s:n}}", "metadata", "uid", uid, "resourceVersion", rv,
+                     "status", "allocation", "reservedFor");
+}
+
+json_t *rclaim_finalizer_patch(const char *uid, const char *rv, bool has_finalizers)
+{
+    json_t *add = has_finalizers ? json_pack("{s:s, s:s, s:s}", "op", "add", "path",
+                                             "/metadata/finalizers/-", "value", RCLAIM_FINALIZER)
+                                 : json_pack("{s:s, s:s, s:[s]}", "op", "add", "path",
+                                             "/metadata/finalizers", "value", RCLAIM_FINALIZER);
+    return json_pack("[{s:s, s:s, s:s}, {s:s, s:s, s:s}, o]", "op", "test", "path", "/metadata/uid",
+                     "value", uid, "op", "test", "path", "/metadata/resourceVersion", "value", rv,
+                     add);
+}
+
+json_t *rclaim_template_build(const char *ns, const char *name, const char *profile, unsigned count)
+{
+    char expr[128];
+    snprintf(expr, sizeof expr, SELECTOR_HEAD ".profile == \"%s\"", profile);
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:{s:{s:[{s:s, s:{s:s, s:[{s:{s:s}}],"
+                     " s:s, s:i}}]}}}}",
+                     "apiVersion", "resource.k8s.io/v1", "kind", "ResourceClaimTemplate",
+                     "metadata", "name", name, "namespace", ns, "labels", "slicer.dev/managed",
+                     "true", "spec", "spec", "devices", "requests", "name", "mig", "exactly",
+                     "deviceClassName", RCLAIM_CLASS, "selectors", "cel", "expression", expr,
+                     "allocationMode", "ExactCount", "count", (int)count);
 }

@@ -459,7 +459,7 @@ Test(claims, unallocated_or_foreign_claims_are_not_ours_and_bad_ones_are_refused
     struct err *e = NULL;
     json_t *o =
         json_loads("{\"metadata\":{\"namespace\":\"ns\",\"name\":\"c\",\"uid\":\"u\"}}", 0, NULL);
-    cr_assert_eq(rclaim_parse(o, &c, &e), 0, "not allocated: not ours (yet)");
+    cr_assert_eq(rclaim_parse(o, &c, &e), 0, "no requests of our class, not allocated: not ours");
     json_decref(o);
     o = claim_json("[{\"request\":\"a\",\"driver\":\"gpu.nvidia.com\",\"pool\":\"n\","
                    "\"device\":\"x\"}]");
@@ -474,4 +474,192 @@ Test(claims, unallocated_or_foreign_claims_are_not_ours_and_bad_ones_are_refused
     cr_assert_lt(rclaim_parse(o, &c, &e), 0);
     err_free(&e);
     json_decref(o);
+}
+
+/* ---- claims slicer places: requests, selectors, the allocation it writes ----------------- */
+
+static json_t *spec_claim(const char *requests, const char *extra)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"c\",\"uid\":\"u-1\"%s},"
+             "\"spec\":{\"devices\":{\"requests\":%s}}}",
+             extra, requests);
+    json_t *o = json_loads(text, 0, NULL);
+    cr_assert_not_null(o, "%s", text);
+    return o;
+}
+
+Test(claims, a_plain_request_of_our_class_is_ours_and_placeable_before_allocation)
+{
+    json_t *o =
+        spec_claim("[{\"name\":\"mig\",\"exactly\":{\"deviceClassName\":\"mig.slicer.dev\","
+                   "\"selectors\":[{\"cel\":{\"expression\":"
+                   "\"device.attributes[\\\"mig.slicer.dev\\\"].profile == \\\"1g.5gb\\\"\"}}],"
+                   "\"allocationMode\":\"ExactCount\",\"count\":3}}]",
+                   ",\"finalizers\":[\"x\"]");
+    struct rclaim c;
+    struct err *e = NULL;
+    cr_assert_eq(rclaim_parse(o, &c, &e), 1, "%s", err_msg(e));
+    cr_assert_eq(c.nreq, 1);
+    cr_assert(c.req[0].plain);
+    cr_assert_str_eq(c.req[0].name, "mig");
+    cr_assert_str_eq(c.req[0].profile, "1g.5gb");
+    cr_assert_eq(c.req[0].count, 3);
+    cr_assert_not(c.allocated);
+    cr_assert(c.has_finalizers);
+    cr_assert_not(c.finalizer);
+    cr_assert_eq(c.nres, 0);
+    cr_assert(rclaim_placeable(&c));
+    rclaim_free(&c);
+    json_decref(o);
+}
+
+Test(claims, other_forms_are_ours_but_left_to_the_scheduler_and_foreign_classes_are_not_ours)
+{
+    const char *leave[] = {
+        /* no selector: any profile */
+        "[{\"name\":\"a\",\"exactly\":{\"deviceClassName\":\"mig.slicer.dev\"}}]",
+        /* All devices */
+        "[{\"name\":\"a\",\"exactly\":{\"deviceClassName\":\"mig.slicer.dev\",\"allocationMode\":"
+        "\"All\",\"selectors\":[{\"cel\":{\"expression\":"
+        "\"device.attributes['mig.slicer.dev'].profile == '1g.5gb'\"}}]}}]",
+        /* an expression of another form */
+        "[{\"name\":\"a\",\"exactly\":{\"deviceClassName\":\"mig.slicer.dev\",\"selectors\":[{"
+        "\"cel\":"
+        "{\"expression\":\"device.capacity[\\\"mig.slicer.dev\\\"].memory.compareTo(quantity("
+        "\\\"5Gi\\\")) >= 0\"}}]}}]",
+        /* firstAvailable with one of ours */
+        "[{\"name\":\"a\",\"firstAvailable\":[{\"name\":\"x\",\"deviceClassName\":\"mig.slicer."
+        "dev\"}]}]",
+        /* ours and another class's */
+        "[{\"name\":\"a\",\"exactly\":{\"deviceClassName\":\"mig.slicer.dev\",\"selectors\":[{"
+        "\"cel\":"
+        "{\"expression\":\"device.attributes[\\\"mig.slicer.dev\\\"].profile == "
+        "\\\"1g.5gb\\\"\"}}]}},"
+        "{\"name\":\"b\",\"exactly\":{\"deviceClassName\":\"gpu.nvidia.com\"}}]",
+    };
+    for (size_t i = 0; i < sizeof leave / sizeof leave[0]; i++) {
+        json_t *o = spec_claim(leave[i], "");
+        struct rclaim c;
+        struct err *e = NULL;
+        cr_assert_eq(rclaim_parse(o, &c, &e), 1, "case %zu: %s", i, err_msg(e));
+        cr_expect_not(rclaim_placeable(&c), "case %zu", i);
+        rclaim_free(&c);
+        json_decref(o);
+    }
+    json_t *o =
+        spec_claim("[{\"name\":\"a\",\"exactly\":{\"deviceClassName\":\"gpu.nvidia.com\"}}]", "");
+    struct rclaim c;
+    struct err *e = NULL;
+    cr_assert_eq(rclaim_parse(o, &c, &e), 0, "another class only");
+    json_decref(o);
+    /* A constraint (e.g. matchAttribute parentUUID) leaves it to the scheduler's allocator too. */
+    o = json_loads("{\"metadata\":{\"namespace\":\"ns\",\"name\":\"c\",\"uid\":\"u\"},\"spec\":{"
+                   "\"devices\":{\"requests\":[{\"name\":\"a\",\"exactly\":{\"deviceClassName\":"
+                   "\"mig.slicer.dev\",\"selectors\":[{\"cel\":{\"expression\":\"device.attributes["
+                   "\\\"mig.slicer.dev\\\"].profile == \\\"1g.5gb\\\"\"}}],\"count\":2}}],"
+                   "\"constraints\":[{\"matchAttribute\":\"mig.slicer.dev/parentUUID\"}]}}}",
+                   0, NULL);
+    cr_assert_eq(rclaim_parse(o, &c, &e), 1);
+    cr_assert(c.constrained);
+    cr_assert_not(rclaim_placeable(&c));
+    rclaim_free(&c);
+    json_decref(o);
+}
+
+Test(claims, selectors_of_the_plain_form_name_their_profile_and_nothing_else_does)
+{
+    char p[64];
+    cr_assert(rclaim_selector_profile("device.attributes[\"mig.slicer.dev\"].profile == \"1g.5gb\"",
+                                      p, sizeof p));
+    cr_assert_str_eq(p, "1g.5gb");
+    cr_assert(rclaim_selector_profile(
+        "  device.attributes[\"mig.slicer.dev\"][\"profile\"]=='1g.10gb+me' ", p, sizeof p));
+    cr_assert_str_eq(p, "1g.10gb+me");
+    const char *no[] = {
+        "device.attributes[\"mig.slicer.dev\"].profile == \"1g.5gb\" || true",
+        "device.attributes[\"mig.slicer.dev\"].profile != \"1g.5gb\"",
+        "device.attributes[\"gpu.nvidia.com\"].profile == \"1g.5gb\"",
+        "device.attributes[\"mig.slicer.dev\"].model == \"A100\"",
+        "device.attributes[\"mig.slicer.dev\"].profile == \"\"",
+        "device.attributes[\"mig.slicer.dev\"].profile == \"1g.5gb",
+        "device.attributes[\"mig.slicer.dev\"].profile == \"a\\\"b\"",
+        "",
+    };
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        cr_expect_not(rclaim_selector_profile(no[i], p, sizeof p), "%s", no[i]);
+    cr_expect_not(rclaim_selector_profile(
+                      "device.attributes[\"mig.slicer.dev\"].profile == \"1g.5gb\"", p, 6),
+                  "too long for buf");
+}
+
+Test(claims, the_allocation_written_reads_back_as_ours_on_that_node_for_that_pod)
+{
+    struct rclaim_pick picks[] = {{"mig", "gpu0-1g-5gb-at3"}, {"mig", "gpu1-1g-5gb-at0"}};
+    json_t *patch = rclaim_allocation_patch("u-1", "42", "node-1", picks, 2, "p", "pu");
+    cr_assert_not_null(patch);
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(patch, "metadata"), "resourceVersion")),
+        "42");
+    const json_t *term = json_array_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(patch, "status"), "allocation"),
+                            "nodeSelector"),
+            "nodeSelectorTerms"),
+        0);
+    const json_t *mf = json_array_get(json_object_get(term, "matchFields"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(mf, "key")), "metadata.name");
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(mf, "values"), 0)), "node-1");
+    /* Merged into a claim, as the apiserver would, it parses back as allocated for the pod. */
+    json_t *o =
+        spec_claim("[{\"name\":\"mig\",\"exactly\":{\"deviceClassName\":\"mig.slicer.dev\"}}]", "");
+    json_object_update_recursive(o, patch);
+    struct rclaim c;
+    struct err *e = NULL;
+    cr_assert_eq(rclaim_parse(o, &c, &e), 1, "%s", err_msg(e));
+    cr_assert(c.allocated);
+    cr_assert_eq(c.nres, 2);
+    cr_assert_str_eq(c.res[1].device, "gpu1-1g-5gb-at0");
+    cr_assert_str_eq(c.res[1].pool, "node-1");
+    cr_assert_str_eq(c.pod_uid, "pu");
+    cr_assert_not(rclaim_placeable(&c), "allocated already");
+    rclaim_free(&c);
+    json_decref(o);
+    json_decref(patch);
+    patch = rclaim_deallocation_patch("u-1", "43");
+    cr_assert(json_is_null(json_object_get(json_object_get(patch, "status"), "allocation")));
+    cr_assert(json_is_null(json_object_get(json_object_get(patch, "status"), "reservedFor")));
+    json_decref(patch);
+}
+
+Test(claims, the_finalizer_patch_tests_uid_and_version_and_appends_or_creates)
+{
+    json_t *p = rclaim_finalizer_patch("u", "7", true);
+    cr_assert_eq(json_array_size(p), 3);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(p, 1), "value")), "7");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(p, 2), "path")),
+                     "/metadata/finalizers/-");
+    json_decref(p);
+    p = rclaim_finalizer_patch("u", "7", false);
+    const json_t *v = json_object_get(json_array_get(p, 2), "value");
+    cr_assert_str_eq(json_string_value(json_array_get(v, 0)), RCLAIM_FINALIZER);
+    json_decref(p);
+}
+
+Test(claims, the_template_is_a_plain_claim_of_its_profile_and_count)
+{
+    json_t *t = rclaim_template_build("ns", "slicer-mig-1g-5gb-plus-me-x2", "1g.5gb+me", 2);
+    /* Its inner spec is a claim spec: read as a claim it is placeable, 2 x 1g.5gb+me. */
+    json_t *o = json_pack("{s:{s:s, s:s, s:s}, s:O}", "metadata", "namespace", "ns", "name", "c",
+                          "uid", "u", "spec", json_object_get(json_object_get(t, "spec"), "spec"));
+    struct rclaim c;
+    struct err *e = NULL;
+    cr_assert_eq(rclaim_parse(o, &c, &e), 1, "%s", err_msg(e));
+    cr_assert(rclaim_placeable(&c));
+    cr_assert_str_eq(c.req[0].profile, "1g.5gb+me");
+    cr_assert_eq(c.req[0].count, 2);
+    rclaim_free(&c);
+    json_decref(o);
+    json_decref(t);
 }
