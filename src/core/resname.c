@@ -95,3 +95,30 @@ bool res_template_name(const char *profile, unsigned count, char *buf, size_t ca
     }
     return true;
 }
+
+bool res_template_parse(const char *name, const char **profile, unsigned *count)
+{
+    const char *x = strrchr(name, 'x');
+    if (strncmp(name, RES_TEMPLATE_PREFIX, strlen(RES_TEMPLATE_PREFIX)) != 0 || x == NULL ||
+        x == name || x[-1] != '-' || x[1] < '1' || x[1] > '9' || strlen(x + 1) > 3)
+        return false;
+    unsigned n = 0;
+    for (const char *d = x + 1; *d; d++) {
+        if (*d < '0' || *d > '9')
+            return false;
+        n = n * 10 + (unsigned)(*d - '0');
+    }
+    for (size_t m = 0; m < cat_gpu_count(); m++) {
+        const struct cat_gpu *g = cat_gpu_at(m);
+        for (unsigned p = 0; p < g->nprofiles; p++) {
+            char want[96];
+            if (res_template_name(g->profiles[p].name, n, want, sizeof want) &&
+                strcmp(want, name) == 0) {
+                *profile = g->profiles[p].name;
+                *count = n;
+                return true;
+            }
+        }
+    }
+    return false;
+}

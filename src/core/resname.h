@@ -47,4 +47,8 @@ bool res_profile_label(const char *profile, char *buf, size_t cap);
 #define RES_TEMPLATE_PREFIX "slicer-mig-"
 bool res_template_name(const char *profile, unsigned count, char *buf, size_t cap);
 
+/* The reverse: the catalog profile (static name) and count a template name
+ * stands for; false for any other name. */
+bool res_template_parse(const char *name, const char **profile, unsigned *count);
+
 #endif

@@ -538,6 +538,14 @@ Test(resname, template_names_are_dns_labels_distinct_for_every_profile_and_count
     cr_expect(res_template_name("1g.5gb-me", 1, b, sizeof b));
     cr_expect_str_eq(a, "slicer-mig-1g-5gb-plus-me-x1");
     cr_expect_str_neq(a, b, "+me and -me stay apart");
+    const char *prof = NULL;
+    unsigned cnt = 0;
+    cr_expect(res_template_parse(a, &prof, &cnt));
+    cr_expect_str_eq(prof, "1g.5gb+me");
+    cr_expect_eq(cnt, 1);
+    cr_expect_not(res_template_parse("slicer-mig-1g-5gb-x0", &prof, &cnt));
+    cr_expect_not(res_template_parse("slicer-mig-9g-99gb-x1", &prof, &cnt));
+    cr_expect_not(res_template_parse("mine-1g-5gb-x1", &prof, &cnt));
     cr_expect_not(res_template_name("1g.5gb", 0, a, sizeof a));
     cr_expect_not(res_template_name("1g.5gb", 2, a, 12));
     cr_expect_str_eq(a, "");
@@ -546,6 +554,9 @@ Test(resname, template_names_are_dns_labels_distinct_for_every_profile_and_count
         const struct cat_gpu *g = cat_gpu_at(m);
         for (unsigned p = 0; p < g->nprofiles; p++) {
             cr_assert(res_template_name(g->profiles[p].name, MUTATE_MAX_COUNT, a, sizeof a));
+            cr_expect(res_template_parse(a, &prof, &cnt), "%s", a);
+            cr_expect_str_eq(prof, g->profiles[p].name);
+            cr_expect_eq(cnt, MUTATE_MAX_COUNT);
             cr_expect_leq(strlen(a), 63);
             for (const char *c = a; *c; c++)
                 cr_expect((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-', "%s",
