@@ -18,15 +18,18 @@
 
 static const char webhook_usage[] =
     "usage: slicer webhook --tls-cert FILE --tls-key FILE [--address ADDR] [--port PORT]\n"
-    "                      [--kubeconfig FILE | --no-cluster-offer]\n"
+    "                      [--kubeconfig FILE | --no-cluster-offer] [--handoff env|dra]\n"
     "\n"
     "Serves the mutating admission webhook for pods over HTTPS (TLS 1.2 and 1.3). A pod\n"
-    "whose containers limit nvidia.com/mig-<profile>: N is rewritten to ask for\n"
-    "mig.slicer.dev/<profile> instead, gets NVIDIA_VISIBLE_DEVICES (from the annotation\n"
-    "slicer.dev/devices-<i> the controller fills) and CUDA_VISIBLE_DEVICES, the scheduling\n"
-    "gate slicer.dev/gpu-slice and the label slicer.dev/managed=true. Unknown profiles, bad\n"
-    "counts, requests that differ from limits and direct mig.slicer.dev asks are refused\n"
-    "with a message naming the container (docs/internals/webhook.md).\n"
+    "whose containers limit nvidia.com/mig-<profile>: N gets the scheduling gate\n"
+    "slicer.dev/gpu-slice and the label slicer.dev/managed=true, and is rewritten as\n"
+    "--handoff says: 'env' asks for mig.slicer.dev/<profile> instead and adds\n"
+    "NVIDIA_VISIBLE_DEVICES (from the annotation slicer.dev/devices-<i> the controller\n"
+    "fills) and CUDA_VISIBLE_DEVICES; 'dra' removes the nvidia.com/mig-<profile> ask and\n"
+    "gives the container a ResourceClaim slicer-c<i>-<profile> (slicer-i<i>-... for init\n"
+    "containers) from the ResourceClaimTemplate slicer-mig-<profile>-x<N>. Unknown\n"
+    "profiles, bad counts, requests that differ from limits and direct mig.slicer.dev\n"
+    "asks are refused with a message naming the container (docs/internals/webhook.md).\n"
     "\n"
     "The profiles it accepts are those the cluster's GPUs offer: it watches the GPUNodes\n"
     "the agents publish (through --kubeconfig, else $KUBECONFIG, else the in-cluster\n"
@@ -43,6 +46,13 @@ static const char webhook_usage[] =
     "  --kubeconfig FILE the API server to watch GPUNodes on (default: $KUBECONFIG,\n"
     "                    else in-cluster; none found: accept the whole catalog)\n"
     "  --no-cluster-offer do not watch GPUNodes: accept every profile of the catalog\n"
+    "  --handoff MODE    how a pod gets its slices (default env):\n"
+    "                    dra: the pod gets a ResourceClaim per (container, profile) from\n"
+    "                    slicer's per-profile ResourceClaimTemplate; the kubelet hands the\n"
+    "                    device over through DRA and CDI (Kubernetes 1.34+, with the\n"
+    "                    controller's and agents' --handoff dra);\n"
+    "                    env: legacy, NVIDIA_VISIBLE_DEVICES from an annotation, trusts the\n"
+    "                    node's runtime\n"
     "  -h, --help        this text\n"
     "\n"
     "endpoints: POST /mutate-pods (AdmissionReview admission.k8s.io/v1), GET /healthz,\n"
@@ -73,6 +83,7 @@ static int webhook_options(int argc, char **argv, struct webhook_cmd *w)
                                          {"port", required_argument, NULL, 'p'},
                                          {"kubeconfig", required_argument, NULL, 'K'},
                                          {"no-cluster-offer", no_argument, NULL, 'N'},
+                                         {"handoff", required_argument, NULL, 'H'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     struct webhook_config *cfg = &w->cfg;
@@ -96,6 +107,12 @@ static int webhook_options(int argc, char **argv, struct webhook_cmd *w)
             w->kubeconfig = optarg;
         } else if (c == 'N') {
             w->no_offer = true;
+        } else if (c == 'H') {
+            if (strcmp(optarg, "env") != 0 && strcmp(optarg, "dra") != 0) {
+                fprintf(stderr, "slicer webhook: --handoff is 'env' or 'dra', not '%s'\n", optarg);
+                return CLI_USAGE;
+            }
+            cfg->handoff = strcmp(optarg, "dra") == 0 ? MUTATE_DRA : MUTATE_ENV;
         } else if (c == 'h') {
             fputs(webhook_usage, stdout);
             return CLI_OK;

@@ -9,18 +9,15 @@
 #include "core/catalog.h"
 #include "core/resname.h"
 
-/* One container's MIG asks, found while checking it. */
-struct asks {
-    unsigned slices;
-    json_t *limits, *requests; /* rewritten copies; NULL when the container had none */
-};
-
 /* The walk over the pod: where we are and what we found. */
 struct walk {
     const struct mutate_offer *offer;
+    enum mutate_handoff handoff;
     struct mutate_result *out;
-    const char *kind; /* "container" or "init container" */
-    const char *name; /* the container's name */
+    const json_t *pod_claims; /* the pod's own spec.resourceClaims, or NULL */
+    json_t *claims;           /* MUTATE_DRA: the entries to add to spec.resourceClaims */
+    const char *kind;         /* "container" or "init container" */
+    const char *name;         /* the container's name */
 };
 
 __attribute__((format(printf, 2, 3))) static bool deny(struct walk *w, const char *fmt, ...)
@@ -127,8 +124,8 @@ static bool no_slicer_resource(struct walk *w, const json_t *obj, const char *wh
     return true;
 }
 
-/* Checks one nvidia.com/mig-<p> limit and counts its slices in a->slices. */
-static bool take_limit(struct walk *w, struct asks *a, const char *key, const json_t *value,
+/* Checks one nvidia.com/mig-<p> limit and adds its slices to *slices. */
+static bool take_limit(struct walk *w, unsigned *slices, const char *key, const json_t *value,
                        const json_t *requests)
 {
     const char *suffix = key + strlen(RES_NVIDIA_PREFIX);
@@ -153,32 +150,13 @@ static bool take_limit(struct walk *w, struct asks *a, const char *key, const js
                     "requests and limits of %s differ: MIG slices cannot be overcommitted, "
                     "give the same count in both (or only in limits)",
                     key);
-    a->slices += n;
+    *slices += n;
     return true;
 }
 
-/* Copies `from` into a new object with nvidia.com/mig-* keys renamed. */
-static json_t *renamed(const json_t *from, const struct mutate_offer *offer)
-{
-    json_t *to = json_object();
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)from, key, v)
-    {
-        char name[RES_NAME_MAX];
-        const char *profile = is_prefixed(key, RES_NVIDIA_PREFIX)
-                                  ? offered_profile(offer, key + strlen(RES_NVIDIA_PREFIX))
-                                  : NULL;
-        if (profile && res_name(RES_SLICER_PREFIX, profile, name, sizeof name))
-            json_object_set(to, name, v);
-        else
-            json_object_set(to, key, v);
-    }
-    return to;
-}
-
-/* Validates the container's resources and fills *a. False: denied. */
-static bool check_container(struct walk *w, const json_t *c, struct asks *a)
+/* Validates the container's resources and counts its slices in *slices (0: no
+ * MIG asks). False: denied. */
+static bool check_container(struct walk *w, const json_t *c, unsigned *slices)
 {
     const json_t *res = json_object_get(c, "resources");
     const json_t *limits = json_object_get(res, "limits");
@@ -198,13 +176,9 @@ static bool check_container(struct walk *w, const json_t *c, struct asks *a)
     }
     json_object_foreach((json_t *)limits, key, v)
     {
-        if (is_prefixed(key, RES_NVIDIA_PREFIX) && !take_limit(w, a, key, v, requests))
+        if (is_prefixed(key, RES_NVIDIA_PREFIX) && !take_limit(w, slices, key, v, requests))
             return false;
     }
-    if (a->slices == 0)
-        return true;
-    a->limits = renamed(limits, w->offer);
-    a->requests = requests ? renamed(requests, w->offer) : NULL;
     return true;
 }
 
@@ -241,23 +215,179 @@ static json_t *env_with_devices(const json_t *env, const char *annotation, unsig
     return out;
 }
 
-/* Adds the container's ops to the patch. `list` is "containers" or "initContainers". */
-static void patch_container(json_t *patch, const char *list, size_t i, const json_t *c,
-                            struct asks *a)
+/* Copies `from` into a new object with nvidia.com/mig-* keys renamed. */
+static json_t *renamed(const json_t *from, const struct mutate_offer *offer)
+{
+    json_t *to = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)from, key, v)
+    {
+        char name[RES_NAME_MAX];
+        const char *profile = is_prefixed(key, RES_NVIDIA_PREFIX)
+                                  ? offered_profile(offer, key + strlen(RES_NVIDIA_PREFIX))
+                                  : NULL;
+        if (profile && res_name(RES_SLICER_PREFIX, profile, name, sizeof name))
+            json_object_set(to, name, v);
+        else
+            json_object_set(to, key, v);
+    }
+    return to;
+}
+
+/* MUTATE_ENV: the container's ops. `list` is "containers" or "initContainers". */
+static void patch_env(struct walk *w, json_t *patch, const char *list, size_t i, const json_t *c,
+                      unsigned slices)
 {
     char path[128], annotation[96];
+    const json_t *res = json_object_get(c, "resources");
+    const json_t *requests = json_object_get(res, "requests");
     /* A container with MIG asks has resources.limits: replace the whole object. */
     snprintf(path, sizeof path, "/spec/%s/%zu/resources/limits", list, i);
-    op_add(patch, path, json_incref(a->limits));
-    if (a->requests) {
+    op_add(patch, path, renamed(json_object_get(res, "limits"), w->offer));
+    if (requests) {
         snprintf(path, sizeof path, "/spec/%s/%zu/resources/requests", list, i);
-        op_add(patch, path, json_incref(a->requests));
+        op_add(patch, path, renamed(requests, w->offer));
     }
     snprintf(annotation, sizeof annotation, "%s%zu",
              strcmp(list, "containers") == 0 ? MUTATE_ANNOTATION : MUTATE_ANNOTATION_INIT, i);
     snprintf(path, sizeof path, "/spec/%s/%zu/env", list, i);
-    op_add(patch, path, env_with_devices(json_object_get(c, "env"), annotation, a->slices));
+    op_add(patch, path, env_with_devices(json_object_get(c, "env"), annotation, slices));
 }
+
+/* ---- the DRA handoff ------------------------------------------------------------------ */
+
+static void op_remove(json_t *patch, const char *path)
+{
+    json_array_append_new(patch, json_pack("{s:s, s:s}", "op", "remove", "path", path));
+}
+
+/* "/spec/<list>/<i>/resources/<field>/<key, escaped>" into buf[0..cap). */
+static bool resource_path(char *buf, size_t cap, const char *list, size_t i, const char *field,
+                          const char *key)
+{
+    char esc[RES_NAME_MAX * 2];
+    if (jsonptr_escape(esc, sizeof esc, key) >= sizeof esc)
+        return false;
+    int n = snprintf(buf, cap, "/spec/%s/%zu/resources/%s/%s", list, i, field, esc);
+    return n >= 0 && (size_t)n < cap;
+}
+
+static bool is_dns_label(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > MUTATE_DNS_LABEL_MAX || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (const char *c = s; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
+            return false;
+    return true;
+}
+
+/* "slicer-c0-1g-5gb", "slicer-i1-1g-5gb-plus-me": unique in the pod, since the
+ * index names the container and the label (res_profile_label) the profile. */
+static bool claim_name(const char *list, size_t i, const char *profile, char *buf, size_t cap)
+{
+    char label[RES_NAME_MAX];
+    if (!res_profile_label(profile, label, sizeof label))
+        return false;
+    int n = snprintf(buf, cap, MUTATE_CLAIM_PREFIX "%c%zu-%s",
+                     strcmp(list, "containers") == 0 ? 'c' : 'i', i, label);
+    return n >= 0 && (size_t)n < cap && is_dns_label(buf);
+}
+
+static bool named_in(const json_t *arr, const char *name)
+{
+    size_t k;
+    json_t *e;
+    json_array_foreach((json_t *)arr, k, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        if (n && strcmp(n, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Adds the pod claim for `key` (an offered nvidia.com/mig-<p> with count n) to
+ * w->claims and its name to `refs`. False: denied. */
+static bool add_claim(struct walk *w, json_t *refs, const char *list, size_t i, const char *key,
+                      unsigned n)
+{
+    const char *profile = offered_profile(w->offer, key + strlen(RES_NVIDIA_PREFIX));
+    char name[MUTATE_DNS_LABEL_MAX + 1], tmpl[RES_NAME_MAX * 2];
+    if (!claim_name(list, i, profile, name, sizeof name) ||
+        !res_template_name(profile, n, tmpl, sizeof tmpl))
+        return deny(w, "%s: no ResourceClaim name fits a DNS label for profile '%s'", key, profile);
+    if (named_in(w->pod_claims, name) || named_in(w->claims, name))
+        return deny(w,
+                    "the pod already has a spec.resourceClaims entry named '%s', the name "
+                    "slicer gives the claim for %s: rename that entry",
+                    name, key);
+    json_array_append_new(w->claims,
+                          json_pack("{s:s, s:s}", "name", name, "resourceClaimTemplateName", tmpl));
+    json_array_append_new(refs, json_pack("{s:s}", "name", name));
+    return true;
+}
+
+/* MUTATE_DRA: the container's ops; its pod claims go to w->claims. False: denied. */
+static bool patch_dra(struct walk *w, json_t *patch, const char *list, size_t i, const json_t *c)
+{
+    const json_t *res = json_object_get(c, "resources");
+    const json_t *requests = json_object_get(res, "requests");
+    json_t *refs = json_array();
+    const char *key;
+    json_t *v;
+    char path[256];
+    json_object_foreach(json_object_get(res, "limits"), key, v)
+    {
+        if (!is_prefixed(key, RES_NVIDIA_PREFIX))
+            continue;
+        if (!resource_path(path, sizeof path, list, i, "limits", key)) {
+            json_decref(refs);
+            return deny(w, "%s: the JSON Patch path does not fit", key);
+        }
+        if (!add_claim(w, refs, list, i, key, parse_count(v))) {
+            json_decref(refs);
+            return false;
+        }
+        op_remove(patch, path);
+        if (json_object_get(requests, key) &&
+            resource_path(path, sizeof path, list, i, "requests", key))
+            op_remove(patch, path);
+    }
+    const json_t *mine = json_object_get(res, "claims");
+    if (!json_is_array(mine)) {
+        snprintf(path, sizeof path, "/spec/%s/%zu/resources/claims", list, i);
+        op_add(patch, path, json_incref(refs));
+    } else {
+        size_t k;
+        json_array_foreach(refs, k, v)
+        {
+            snprintf(path, sizeof path, "/spec/%s/%zu/resources/claims/-", list, i);
+            op_add(patch, path, json_incref(v));
+        }
+    }
+    json_decref(refs);
+    return true;
+}
+
+/* MUTATE_DRA: the pod's resourceClaims, created or appended to. */
+static void patch_pod_claims(json_t *patch, const json_t *pod_claims, json_t *claims)
+{
+    if (!json_is_array(pod_claims)) {
+        op_add(patch, "/spec/resourceClaims", json_incref(claims));
+        return;
+    }
+    size_t k;
+    json_t *e;
+    json_array_foreach(claims, k, e)
+    {
+        op_add(patch, "/spec/resourceClaims/-", json_incref(e));
+    }
+}
+
+/* ---- the gate and the label ----------------------------------------------------------- */
 
 static bool has_gate(const json_t *gates)
 {
@@ -301,41 +431,58 @@ static bool walk_list(struct walk *w, const json_t *pod, const char *list, json_
     w->kind = strcmp(list, "containers") == 0 ? "container" : "init container";
     json_array_foreach((json_t *)arr, i, c)
     {
-        struct asks a = {0};
+        unsigned slices = 0;
         w->name = json_string_value(json_object_get(c, "name"));
         if (w->name == NULL)
             w->name = "";
-        bool ok = check_container(w, c, &a);
-        if (ok && a.slices > 0) {
-            patch_container(patch, list, i, c, &a);
-            w->out->slices += a.slices;
-        }
-        json_decref(a.limits);
-        json_decref(a.requests);
-        if (!ok)
+        if (!check_container(w, c, &slices))
             return false;
+        if (slices == 0)
+            continue;
+        if (w->handoff == MUTATE_DRA) {
+            if (!patch_dra(w, patch, list, i, c))
+                return false;
+        } else {
+            patch_env(w, patch, list, i, c, slices);
+        }
+        w->out->slices += slices;
     }
     return true;
 }
 
-void mutate_pod(const json_t *pod, const struct mutate_offer *offer, struct mutate_result *out)
+void mutate_pod_handoff(const json_t *pod, const struct mutate_offer *offer,
+                        enum mutate_handoff handoff, struct mutate_result *out)
 {
     memset(out, 0, sizeof *out);
-    struct walk w = {.offer = offer, .out = out};
+    const json_t *spec = json_object_get(pod, "spec");
+    struct walk w = {.offer = offer,
+                     .handoff = handoff,
+                     .out = out,
+                     .pod_claims = json_object_get(spec, "resourceClaims"),
+                     .claims = json_array()};
     json_t *patch = json_array();
-    if (!json_is_object(pod) || !json_is_object(json_object_get(pod, "spec"))) {
+    if (!json_is_object(pod) || !json_is_object(spec)) {
         snprintf(out->message, sizeof out->message, "the request holds no pod with a spec");
         out->verdict = MUTATE_DENY;
     } else if (walk_list(&w, pod, "initContainers", patch) &&
                walk_list(&w, pod, "containers", patch) && out->slices > 0) {
+        if (handoff == MUTATE_DRA)
+            patch_pod_claims(patch, w.pod_claims, w.claims);
         patch_pod(patch, pod);
         out->verdict = MUTATE_PATCH;
         out->patch = patch;
+        json_decref(w.claims);
         return;
     }
+    json_decref(w.claims);
     json_decref(patch);
     if (out->verdict != MUTATE_DENY)
         out->verdict = MUTATE_PASS;
+}
+
+void mutate_pod(const json_t *pod, const struct mutate_offer *offer, struct mutate_result *out)
+{
+    mutate_pod_handoff(pod, offer, MUTATE_ENV, out);
 }
 
 void mutate_result_free(struct mutate_result *r)

@@ -2,8 +2,8 @@
  * (ARCHITECTURE §3.1, docs/internals/webhook.md).
  *
  * For every container and init container that limits nvidia.com/mig-<profile>: N
- * the pod is rewritten to ask for slicer's own extended resource instead, and
- * to wait for its slices:
+ * the pod is rewritten to wait for its slices and to receive them. Under the
+ * env handoff (MUTATE_ENV) it asks for slicer's own extended resource instead:
  *   - limits and requests: nvidia.com/mig-<p> -> mig.slicer.dev/<p>, same count;
  *   - env NVIDIA_VISIBLE_DEVICES from the downward API annotation
  *     slicer.dev/devices-<i> (containers) or slicer.dev/devices-init-<i> (init
@@ -11,6 +11,16 @@
  *     the pod be scheduled; CUDA_VISIBLE_DEVICES=0,...,N-1 (N = the container's
  *     slices). Values the pod set for these two are replaced;
  *   - the scheduling gate slicer.dev/gpu-slice and the label slicer.dev/managed=true.
+ * Under the DRA handoff (MUTATE_DRA) it asks for a ResourceClaim instead:
+ *   - limits and requests: the nvidia.com/mig-<p> key is removed;
+ *   - spec.resourceClaims: one entry per (container, profile), named
+ *     slicer-c<i>-<label> (containers) or slicer-i<i>-<label> (init containers),
+ *     <label> = res_profile_label(profile), from the ResourceClaimTemplate
+ *     res_template_name(profile, N) ("slicer-mig-1g-5gb-x2"); entries the pod
+ *     has are kept, and a pod that already has an entry of that name is refused;
+ *   - resources.claims of the container: {name: <that claim>} appended;
+ *   - the same gate and label; no env, no annotation (the kubelet hands the
+ *     devices over through DRA and CDI; the pod's own env is left as it is).
  * A pod that asks for no MIG profile passes untouched. A pod is refused, with a
  * message that names the container and what is wrong, when it names a profile the
  * cluster does not offer (the message lists those it does), a count that is not a
@@ -33,6 +43,15 @@
 #define MUTATE_MAX_COUNT       64                         /* slices per container and profile */
 #define MUTATE_MSG_MAX         2048
 
+/* How a pod that asks for MIG gets its devices (`slicer webhook --handoff`). */
+enum mutate_handoff {
+    MUTATE_ENV = 0, /* legacy: NVIDIA_VISIBLE_DEVICES from an annotation, the runtime trusted */
+    MUTATE_DRA,     /* a ResourceClaim per (container, profile) from slicer's templates */
+};
+
+#define MUTATE_CLAIM_PREFIX  "slicer-" /* + "c<i>-" or "i<i>-" + profile label */
+#define MUTATE_DNS_LABEL_MAX 63        /* a claim name is a DNS label */
+
 /* The profiles the cluster offers, by their catalog names ("1g.5gb+me").
  * names == NULL: every profile of the catalog. */
 struct mutate_offer {
@@ -53,8 +72,12 @@ struct mutate_result {
     char message[MUTATE_MSG_MAX]; /* MUTATE_DENY: why, for a person; else "" */
 };
 
-/* Decides on `pod` (a core/v1 Pod object, as in AdmissionReview.request.object).
- * Always fills *out; release it with mutate_result_free. */
+/* Decides on `pod` (a core/v1 Pod object, as in AdmissionReview.request.object)
+ * under `handoff`. Always fills *out; release it with mutate_result_free. */
+void mutate_pod_handoff(const json_t *pod, const struct mutate_offer *offer,
+                        enum mutate_handoff handoff, struct mutate_result *out);
+
+/* mutate_pod_handoff under MUTATE_ENV. */
 void mutate_pod(const json_t *pod, const struct mutate_offer *offer, struct mutate_result *out);
 
 void mutate_result_free(struct mutate_result *r);

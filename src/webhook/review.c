@@ -44,7 +44,8 @@ static void describe_pod(const json_t *req, struct review_outcome *oc)
 }
 
 /* The decision for a request: only pods being created are looked at. */
-static void decide(const json_t *req, const struct mutate_offer *offer, struct mutate_result *mr)
+static void decide(const json_t *req, const struct mutate_offer *offer, enum mutate_handoff handoff,
+                   struct mutate_result *mr)
 {
     const json_t *kind = json_object_get(req, "kind");
     const char *k = json_string_value(json_object_get(kind, "kind"));
@@ -52,7 +53,7 @@ static void decide(const json_t *req, const struct mutate_offer *offer, struct m
     const char *op = json_string_value(json_object_get(req, "operation"));
     bool pod = k && strcmp(k, "Pod") == 0 && (group == NULL || group[0] == '\0');
     if (pod && op && strcmp(op, "CREATE") == 0) {
-        mutate_pod(json_object_get(req, "object"), offer, mr);
+        mutate_pod_handoff(json_object_get(req, "object"), offer, handoff, mr);
         return;
     }
     memset(mr, 0, sizeof *mr);
@@ -99,8 +100,9 @@ static int envelope(const json_t *root, const json_t **req, const char **uid, st
     return 0;
 }
 
-int review_answer(const char *body, size_t len, const struct mutate_offer *offer, char **response,
-                  struct review_outcome *outcome, struct err **err)
+int review_answer_handoff(const char *body, size_t len, const struct mutate_offer *offer,
+                          enum mutate_handoff handoff, char **response,
+                          struct review_outcome *outcome, struct err **err)
 {
     memset(outcome, 0, sizeof *outcome);
     if (len > REVIEW_MAX_BODY)
@@ -117,7 +119,7 @@ int review_answer(const char *body, size_t len, const struct mutate_offer *offer
         return rc;
     }
     struct mutate_result mr;
-    decide(req, offer, &mr);
+    decide(req, offer, handoff, &mr);
     snprintf(outcome->uid, sizeof outcome->uid, "%s", uid);
     describe_pod(req, outcome);
     outcome->verdict = mr.verdict;
@@ -129,4 +131,10 @@ int review_answer(const char *body, size_t len, const struct mutate_offer *offer
     mutate_result_free(&mr);
     json_decref(root);
     return 0;
+}
+
+int review_answer(const char *body, size_t len, const struct mutate_offer *offer, char **response,
+                  struct review_outcome *outcome, struct err **err)
+{
+    return review_answer_handoff(body, len, offer, MUTATE_ENV, response, outcome, err);
 }

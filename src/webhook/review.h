@@ -2,8 +2,8 @@
  * apiserver POSTs in, the body to answer with out (shared/reference
  * kubernetes-interfaces.md §5). Pure: no I/O, no logging.
  *
- * Pods being created are decided by mutate_pod; anything else (another kind,
- * another operation) is allowed unchanged. A denial answers allowed=false with
+ * Pods being created are decided by mutate_pod_handoff; anything else (another
+ * kind, another operation) is allowed unchanged. A denial answers allowed=false with
  * status {code 400, reason BadRequest, message}; a mutation answers
  * patchType JSONPatch with the patch base64-encoded.
  */
@@ -26,12 +26,17 @@ struct review_outcome {
     char message[MUTATE_MSG_MAX]; /* the denial, or "" */
 };
 
-/* Answers the AdmissionReview in body[0..len). On success *response is the
- * JSON reply (malloc'd, the caller frees it) and *outcome says what was
- * decided. Returns -EINVAL (with an error naming what is wrong) when the body
- * is not an admission.k8s.io/v1 AdmissionReview with a request.uid — the
- * caller answers HTTP 400 with that message — and -EMSGSIZE when it is larger
- * than REVIEW_MAX_BODY. */
+/* Answers the AdmissionReview in body[0..len), deciding on pods under
+ * `handoff`. On success *response is the JSON reply (malloc'd, the caller
+ * frees it) and *outcome says what was decided. Returns -EINVAL (with an error
+ * naming what is wrong) when the body is not an admission.k8s.io/v1
+ * AdmissionReview with a request.uid — the caller answers HTTP 400 with that
+ * message — and -EMSGSIZE when it is larger than REVIEW_MAX_BODY. */
+int review_answer_handoff(const char *body, size_t len, const struct mutate_offer *offer,
+                          enum mutate_handoff handoff, char **response,
+                          struct review_outcome *outcome, struct err **err) WARN_UNUSED;
+
+/* review_answer_handoff under MUTATE_ENV. */
 int review_answer(const char *body, size_t len, const struct mutate_offer *offer, char **response,
                   struct review_outcome *outcome, struct err **err) WARN_UNUSED;
 

@@ -278,7 +278,8 @@ static enum MHD_Result answer_review(struct MHD_Connection *c, const struct webh
     char *out = NULL;
     const struct mutate_offer *offer =
         cfg->live_offer ? webhook_offer_lock(cfg->live_offer) : cfg->offer;
-    int rc = review_answer(up->data ? up->data : "", up->len, offer, &out, &oc, &e);
+    int rc = review_answer_handoff(up->data ? up->data : "", up->len, offer, cfg->handoff, &out,
+                                   &oc, &e);
     if (cfg->live_offer)
         webhook_offer_unlock(cfg->live_offer);
     if (rc < 0) {
@@ -293,8 +294,8 @@ static enum MHD_Result answer_review(struct MHD_Connection *c, const struct webh
     metrics.seconds_count++;
     if (oc.verdict == MUTATE_PATCH) {
         metrics.slices += oc.slices;
-        log_info("webhook: pod %s: asks for %u MIG slice(s): rewritten and gated", oc.pod,
-                 oc.slices);
+        log_info("webhook: pod %s: asks for %u MIG slice(s): %s and gated", oc.pod, oc.slices,
+                 cfg->handoff == MUTATE_DRA ? "given ResourceClaims" : "rewritten");
     } else if (oc.verdict == MUTATE_DENY) {
         log_info("webhook: pod %s refused: %s", oc.pod, oc.message);
     } else {
@@ -425,8 +426,9 @@ int webhook_serve(const struct webhook_config *cfg, volatile sig_atomic_t *stop,
                      cfg->address ? cfg->address : "0.0.0.0", cfg->port);
     } else {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-        log_info("webhook: serving https://%s:%u/mutate-pods",
-                 cfg->address ? cfg->address : "0.0.0.0", info ? info->port : cfg->port);
+        log_info("webhook: serving https://%s:%u/mutate-pods (--handoff %s)",
+                 cfg->address ? cfg->address : "0.0.0.0", info ? info->port : cfg->port,
+                 cfg->handoff == MUTATE_DRA ? "dra" : "env");
         struct timespec tick = {0, 100 * 1000 * 1000};
         while (!*stop)
             nanosleep(&tick, NULL); /* the daemon's thread does the work */

@@ -31,6 +31,7 @@ struct webhook_config {
     uint16_t port;                    /* 0: any free port (logged) */
     const struct mutate_offer *offer; /* NULL: every profile of the catalog */
     struct webhook_offer *live_offer; /* when set, used instead of `offer` (offer.h) */
+    enum mutate_handoff handoff;      /* MUTATE_ENV (the zero value) or MUTATE_DRA */
 };
 
 /* Serves until *stop becomes non-zero. Returns 0, or a negative code with an

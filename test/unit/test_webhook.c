@@ -4,6 +4,7 @@
  * that results, as the apiserver would. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 #include "webhook/mutate.h"
 #include "webhook/review.h"
 
-/* ---- a small JSON Patch "add" applier (RFC 6902 §4.1), enough for our patches -------- */
+/* ---- a small JSON Patch applier ("add" and "remove", RFC 6902 §4.1-2) ------------------ */
 
 static void unescape(const char *tok, size_t n, char *out)
 {
@@ -29,7 +30,8 @@ static void unescape(const char *tok, size_t n, char *out)
     out[o] = '\0';
 }
 
-static void apply_add(json_t *doc, const char *path, json_t *value)
+/* Applies one "add" (value != NULL) or "remove" (value == NULL) at `path`. */
+static void apply_op(json_t *doc, const char *path, json_t *value)
 {
     cr_assert_eq(path[0], '/', "path %s", path);
     json_t *parent = doc;
@@ -38,18 +40,21 @@ static void apply_add(json_t *doc, const char *path, json_t *value)
         const char *slash = strchr(p, '/');
         char tok[256];
         unescape(p, slash ? (size_t)(slash - p) : strlen(p), tok);
-        if (slash == NULL) {
-            if (json_is_array(parent)) {
-                if (strcmp(tok, "-") == 0)
-                    cr_assert_eq(json_array_append(parent, value), 0);
-                else
-                    cr_assert_eq(json_array_insert(parent, strtoul(tok, NULL, 10), value), 0);
-            } else {
-                cr_assert(json_is_object(parent), "parent of %s is not an object", path);
-                json_object_set(parent, tok, value);
-            }
-            return;
+        if (slash == NULL && value == NULL) {
+            int rc = json_is_array(parent) ? json_array_remove(parent, strtoul(tok, NULL, 10))
+                                           : json_object_del(parent, tok);
+            cr_assert_eq(rc, 0, "remove %s: no such member", path);
+        } else if (slash == NULL && json_is_array(parent)) {
+            if (strcmp(tok, "-") == 0)
+                cr_assert_eq(json_array_append(parent, value), 0);
+            else
+                cr_assert_eq(json_array_insert(parent, strtoul(tok, NULL, 10), value), 0);
+        } else if (slash == NULL) {
+            cr_assert(json_is_object(parent), "parent of %s is not an object", path);
+            json_object_set(parent, tok, value);
         }
+        if (slash == NULL)
+            return;
         parent = json_is_array(parent) ? json_array_get(parent, strtoul(tok, NULL, 10))
                                        : json_object_get(parent, tok);
         cr_assert_not_null(parent, "path %s does not exist in the pod", path);
@@ -64,9 +69,12 @@ static json_t *apply(const json_t *pod, const json_t *patch)
     json_t *op;
     json_array_foreach((json_t *)patch, i, op)
     {
-        cr_assert_str_eq(json_string_value(json_object_get(op, "op")), "add");
-        apply_add(doc, json_string_value(json_object_get(op, "path")),
-                  json_object_get(op, "value"));
+        const char *kind = json_string_value(json_object_get(op, "op"));
+        const char *path = json_string_value(json_object_get(op, "path"));
+        cr_assert(strcmp(kind, "add") == 0 || strcmp(kind, "remove") == 0, "op %s", kind);
+        if (strcmp(kind, "remove") == 0)
+            cr_assert_null(json_object_get(op, "value"), "remove %s carries a value", path);
+        apply_op(doc, path, strcmp(kind, "add") == 0 ? json_object_get(op, "value") : NULL);
     }
     return doc;
 }
@@ -96,16 +104,28 @@ static json_t *mutated(const char *text, const struct mutate_offer *offer)
     return out;
 }
 
-static void expect_deny(const char *text, const struct mutate_offer *offer, const char *words)
+/* Refused under `handoff` with a message holding `words`; *msg gets the message. */
+static void expect_deny_as(const char *text, const struct mutate_offer *offer,
+                           enum mutate_handoff handoff, const char *words, char *msg)
 {
     json_t *pod = pod_of(text);
     struct mutate_result r;
-    mutate_pod(pod, offer, &r);
-    cr_expect_eq(r.verdict, MUTATE_DENY, "expected a denial for %s", text);
+    mutate_pod_handoff(pod, offer, handoff, &r);
+    cr_expect_eq(r.verdict, MUTATE_DENY, "expected a denial (handoff %d) for %s", handoff, text);
     cr_expect_null(r.patch);
     cr_expect(strstr(r.message, words) != NULL, "message '%s' lacks '%s'", r.message, words);
+    snprintf(msg, MUTATE_MSG_MAX, "%s", r.message);
     mutate_result_free(&r);
     json_decref(pod);
+}
+
+/* Refused under both handoffs, with the same message. */
+static void expect_deny(const char *text, const struct mutate_offer *offer, const char *words)
+{
+    char env[MUTATE_MSG_MAX], dra[MUTATE_MSG_MAX];
+    expect_deny_as(text, offer, MUTATE_ENV, words, env);
+    expect_deny_as(text, offer, MUTATE_DRA, words, dra);
+    cr_expect_str_eq(dra, env, "the DRA handoff refuses as the env handoff does");
 }
 
 static const char *str_at(const json_t *doc, const char *path)
@@ -351,6 +371,260 @@ Test(mutate, not_a_pod_is_refused)
     expect_deny("{\"metadata\":{}}", NULL, "no pod");
 }
 
+/* ---- the DRA handoff ------------------------------------------------------------------------ */
+
+static bool is_dns_label(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (const char *c = s; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
+            return false;
+    return true;
+}
+
+/* What the apiserver's pod validation asks of claims (pkg/apis/core/validation,
+ * validatePodResourceClaims and the containers' resources.claims), and what
+ * the DRA handoff promises: no MIG extended resource is left anywhere. */
+static void check_claims_as_the_apiserver_would(const json_t *pod)
+{
+    const json_t *spec = json_object_get(pod, "spec");
+    const json_t *claims = json_object_get(spec, "resourceClaims");
+    size_t i, j;
+    json_t *e, *f;
+    json_array_foreach((json_t *)claims, i, e)
+    {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        cr_assert_not_null(name, "resourceClaims[%zu] has a name", i);
+        cr_expect(is_dns_label(name), "resourceClaims[%zu].name '%s' is a DNS label", i, name);
+        cr_expect((json_object_get(e, "resourceClaimName") != NULL) !=
+                      (json_object_get(e, "resourceClaimTemplateName") != NULL),
+                  "resourceClaims[%zu]: exactly one of resourceClaimName and "
+                  "resourceClaimTemplateName",
+                  i);
+        json_array_foreach((json_t *)claims, j, f)
+        {
+            if (j > i)
+                cr_expect_str_neq(name, json_string_value(json_object_get(f, "name")),
+                                  "duplicate resourceClaims name");
+        }
+    }
+    const char *lists[] = {"initContainers", "containers"};
+    for (int l = 0; l < 2; l++) {
+        json_array_foreach(json_object_get(spec, lists[l]), i, e)
+        {
+            const json_t *res = json_object_get(e, "resources");
+            json_array_foreach(json_object_get(res, "claims"), j, f)
+            {
+                const char *ref = json_string_value(json_object_get(f, "name"));
+                bool found = false;
+                size_t k;
+                json_t *g;
+                json_array_foreach((json_t *)claims, k, g)
+                {
+                    found |= strcmp(json_string_value(json_object_get(g, "name")), ref) == 0;
+                }
+                cr_expect(found, "%s[%zu] claims '%s', which the pod does not have", lists[l], i,
+                          ref);
+            }
+            const char *fields[] = {"limits", "requests"};
+            for (int fi = 0; fi < 2; fi++) {
+                const char *key;
+                json_t *v;
+                json_object_foreach(json_object_get(res, fields[fi]), key, v)
+                {
+                    cr_expect(strncmp(key, RES_NVIDIA_PREFIX, strlen(RES_NVIDIA_PREFIX)) != 0 &&
+                                  strncmp(key, RES_SLICER_PREFIX, strlen(RES_SLICER_PREFIX)) != 0,
+                              "%s[%zu] still has %s %s", lists[l], i, fields[fi], key);
+                }
+            }
+        }
+    }
+}
+
+/* Mutates `text` under the DRA handoff (must be MUTATE_PATCH), checks the pod
+ * as the apiserver would and returns it; *slices gets the result's count. */
+static json_t *mutated_dra(const char *text, const struct mutate_offer *offer, unsigned *slices)
+{
+    json_t *pod = pod_of(text);
+    struct mutate_result r;
+    mutate_pod_handoff(pod, offer, MUTATE_DRA, &r);
+    cr_assert_eq(r.verdict, MUTATE_PATCH, "expected a patch, got %d: %s", r.verdict, r.message);
+    size_t i;
+    json_t *op;
+    json_array_foreach(r.patch, i, op)
+    {
+        const char *path = json_string_value(json_object_get(op, "path"));
+        cr_expect(strstr(path, "/env") == NULL && strstr(path, "/annotations") == NULL,
+                  "the DRA handoff touches no env and no annotation: %s", path);
+    }
+    json_t *out = apply(pod, r.patch);
+    if (slices)
+        *slices = r.slices;
+    mutate_result_free(&r);
+    json_decref(pod);
+    check_claims_as_the_apiserver_would(out);
+    return out;
+}
+
+static const json_t *container_at(const json_t *pod, const char *list, size_t i)
+{
+    return json_array_get(json_object_get(json_object_get(pod, "spec"), list), i);
+}
+
+/* The template of the pod claim `name`, or NULL when the pod has none of that name. */
+static const char *template_of(const json_t *pod, const char *name)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(json_object_get(pod, "spec"), "resourceClaims"), i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "name")), name) == 0)
+            return json_string_value(json_object_get(e, "resourceClaimTemplateName"));
+    }
+    return NULL;
+}
+
+Test(dra, one_1g5gb_gets_a_claim_the_gate_and_the_label_and_nothing_else)
+{
+    unsigned slices = 0;
+    json_t *pod = mutated_dra(
+        "{\"metadata\":{\"name\":\"p\",\"labels\":{\"app\":\"tiny\"}},\"spec\":{\"containers\":["
+        "{\"name\":\"a\",\"env\":[{\"name\":\"KEEP\",\"value\":\"1\"},{\"name\":"
+        "\"NVIDIA_VISIBLE_DEVICES\",\"value\":\"all\"}],\"resources\":{\"limits\":"
+        "{\"cpu\":\"2\",\"nvidia.com/mig-1g.5gb\":\"1\"},\"requests\":{\"cpu\":\"1\","
+        "\"nvidia.com/mig-1g.5gb\":\"1\"}}}]}}",
+        NULL, &slices);
+    cr_expect_eq(slices, 1);
+    const json_t *c = container_at(pod, "containers", 0);
+    const json_t *res = json_object_get(c, "resources");
+    cr_expect_eq(json_object_size(json_object_get(res, "limits")), 1, "only cpu is left");
+    cr_expect_str_eq(str_at(res, "limits|cpu"), "2");
+    cr_expect_eq(json_object_size(json_object_get(res, "requests")), 1, "only cpu is left");
+    cr_expect_str_eq(str_at(res, "requests|cpu"), "1");
+    cr_expect_eq(json_array_size(json_object_get(res, "claims")), 1);
+    cr_expect_str_eq(str_at(res, "claims|0|name"), "slicer-c0-1g-5gb");
+    const json_t *claims = json_object_get(json_object_get(pod, "spec"), "resourceClaims");
+    cr_expect_eq(json_array_size(claims), 1);
+    cr_expect_str_eq(str_at(claims, "0|name"), "slicer-c0-1g-5gb");
+    cr_expect_str_eq(str_at(claims, "0|resourceClaimTemplateName"), "slicer-mig-1g-5gb-x1");
+    cr_expect_eq(json_object_size(json_array_get(claims, 0)), 2, "name and template only");
+    cr_expect_str_eq(str_at(pod, "spec|schedulingGates|0|name"), "slicer.dev/gpu-slice");
+    cr_expect_str_eq(str_at(pod, "metadata|labels|slicer.dev/managed"), "true");
+    cr_expect_str_eq(str_at(pod, "metadata|labels|app"), "tiny");
+    cr_expect_null(json_object_get(json_object_get(pod, "metadata"), "annotations"));
+    /* The pod's env is as it was, NVIDIA_VISIBLE_DEVICES included (a policy handles that). */
+    cr_expect_eq(json_array_size(json_object_get(c, "env")), 2);
+    cr_expect_str_eq(str_at(env_named(c, "NVIDIA_VISIBLE_DEVICES"), "value"), "all");
+    cr_expect_null(env_named(c, "CUDA_VISIBLE_DEVICES"));
+    json_decref(pod);
+}
+
+Test(dra, containers_and_init_containers_get_distinct_claims_from_the_right_templates)
+{
+    unsigned slices = 0;
+    json_t *pod = mutated_dra(
+        "{\"metadata\":{},\"spec\":{\"initContainers\":[{\"name\":\"warm\",\"resources\":"
+        "{\"limits\":{\"nvidia.com/mig-1g.10gb\":\"2\"}}}],\"containers\":["
+        "{\"name\":\"a\",\"resources\":{\"limits\":{\"nvidia.com/mig-1g.5gb\":\"1\","
+        "\"nvidia.com/mig-2g.10gb\":3},\"requests\":{\"nvidia.com/mig-2g.10gb\":\"3\"}}},"
+        "{\"name\":\"b\",\"resources\":{\"limits\":{\"cpu\":\"1\"}}},"
+        "{\"name\":\"c\",\"resources\":{\"limits\":{\"nvidia.com/mig-1g.5gb\":\"2\"}}}]}}",
+        NULL, &slices);
+    cr_expect_eq(slices, 2 + 1 + 3 + 2, "all slices asked, init containers included");
+    cr_expect_eq(json_array_size(json_object_get(json_object_get(pod, "spec"), "resourceClaims")),
+                 4);
+    cr_expect_str_eq(template_of(pod, "slicer-i0-1g-10gb"), "slicer-mig-1g-10gb-x2");
+    cr_expect_str_eq(template_of(pod, "slicer-c0-1g-5gb"), "slicer-mig-1g-5gb-x1");
+    cr_expect_str_eq(template_of(pod, "slicer-c0-2g-10gb"), "slicer-mig-2g-10gb-x3");
+    cr_expect_str_eq(template_of(pod, "slicer-c2-1g-5gb"), "slicer-mig-1g-5gb-x2");
+    const json_t *ic = container_at(pod, "initContainers", 0);
+    cr_expect_str_eq(str_at(ic, "resources|claims|0|name"), "slicer-i0-1g-10gb");
+    const json_t *a = container_at(pod, "containers", 0);
+    cr_expect_eq(json_array_size(json_object_get(json_object_get(a, "resources"), "claims")), 2);
+    cr_expect_str_eq(str_at(a, "resources|claims|0|name"), "slicer-c0-1g-5gb");
+    cr_expect_str_eq(str_at(a, "resources|claims|1|name"), "slicer-c0-2g-10gb");
+    cr_expect_eq(json_object_size(json_object_get(json_object_get(a, "resources"), "requests")), 0);
+    const json_t *b = container_at(pod, "containers", 1);
+    cr_expect_null(json_object_get(json_object_get(b, "resources"), "claims"),
+                   "a container without MIG is left alone");
+    cr_expect_str_eq(str_at(container_at(pod, "containers", 2), "resources|claims|0|name"),
+                     "slicer-c2-1g-5gb");
+    json_decref(pod);
+}
+
+Test(dra, plus_and_dash_me_profiles_get_their_dns_spelling)
+{
+    json_t *pod = mutated_dra(
+        "{\"metadata\":{},\"spec\":{\"initContainers\":[{\"name\":\"i0\"},{\"name\":\"i1\","
+        "\"resources\":{\"limits\":{\"nvidia.com/mig-1g.5gb.me\":\"1\"}}}],\"containers\":["
+        "{\"name\":\"a\",\"resources\":{\"limits\":{\"nvidia.com/mig-2g.48gb-me\":\"1\"}}}]}}",
+        NULL, NULL);
+    cr_expect_str_eq(template_of(pod, "slicer-i1-1g-5gb-plus-me"), "slicer-mig-1g-5gb-plus-me-x1");
+    cr_expect_str_eq(template_of(pod, "slicer-c0-2g-48gb-me"), "slicer-mig-2g-48gb-me-x1");
+    cr_expect_str_eq(str_at(container_at(pod, "initContainers", 1), "resources|claims|0|name"),
+                     "slicer-i1-1g-5gb-plus-me");
+    json_decref(pod);
+}
+
+Test(dra, the_pods_own_claims_are_kept)
+{
+    json_t *pod = mutated_dra(
+        "{\"metadata\":{},\"spec\":{\"resourceClaims\":[{\"name\":\"nic\",\"resourceClaimName\":"
+        "\"rdma\"}],\"containers\":[{\"name\":\"a\",\"resources\":{\"claims\":[{\"name\":"
+        "\"nic\"}],\"limits\":{\"nvidia.com/mig-3g.20gb\":\"1\"}}}]}}",
+        NULL, NULL);
+    const json_t *claims = json_object_get(json_object_get(pod, "spec"), "resourceClaims");
+    cr_expect_eq(json_array_size(claims), 2);
+    cr_expect_str_eq(str_at(claims, "0|name"), "nic");
+    cr_expect_str_eq(str_at(claims, "0|resourceClaimName"), "rdma");
+    cr_expect_str_eq(str_at(claims, "1|name"), "slicer-c0-3g-20gb");
+    const json_t *c = container_at(pod, "containers", 0);
+    cr_expect_eq(json_array_size(json_object_get(json_object_get(c, "resources"), "claims")), 2);
+    cr_expect_str_eq(str_at(c, "resources|claims|0|name"), "nic");
+    cr_expect_str_eq(str_at(c, "resources|claims|1|name"), "slicer-c0-3g-20gb");
+    cr_expect_eq(json_object_size(json_object_get(json_object_get(c, "resources"), "limits")), 0);
+    json_decref(pod);
+}
+
+Test(dra, a_pod_claim_with_slicers_name_is_refused)
+{
+    const char *pod = "{\"metadata\":{},\"spec\":{\"resourceClaims\":[{\"name\":"
+                      "\"slicer-c0-1g-5gb\",\"resourceClaimTemplateName\":\"mine\"}],"
+                      "\"containers\":[" CONTAINER("a", "\"nvidia.com/mig-1g.5gb\":\"1\"") "]}}";
+    char msg[MUTATE_MSG_MAX];
+    expect_deny_as(pod, NULL, MUTATE_DRA,
+                   "container 'a': the pod already has a spec.resourceClaims entry named "
+                   "'slicer-c0-1g-5gb'",
+                   msg);
+    /* The env handoff adds no claim, so the name is no clash there. */
+    json_t *p = mutated(pod, NULL);
+    json_decref(p);
+}
+
+Test(dra, every_catalog_profile_gives_a_valid_claim_for_a_high_container_index)
+{
+    for (size_t m = 0; m < cat_gpu_count(); m++) {
+        const struct cat_gpu *g = cat_gpu_at(m);
+        for (unsigned p = 0; p < g->nprofiles; p++) {
+            char key[RES_NAME_MAX], text[4096];
+            cr_assert(res_name(RES_NVIDIA_PREFIX, g->profiles[p].name, key, sizeof key));
+            int n = snprintf(text, sizeof text, "{\"metadata\":{},\"spec\":{\"initContainers\":[");
+            for (int i = 0; i < 11; i++)
+                n += snprintf(text + n, sizeof text - (size_t)n, "{\"name\":\"i%d\"},", i);
+            snprintf(text + n, sizeof text - (size_t)n,
+                     "{\"name\":\"last\",\"resources\":{\"limits\":{\"%s\":\"64\"}}}],"
+                     "\"containers\":[{\"name\":\"a\"}]}}",
+                     key);
+            json_t *pod = mutated_dra(text, NULL, NULL); /* checks the names are DNS labels */
+            const char *name = str_at(pod, "spec|resourceClaims|0|name");
+            cr_expect(strncmp(name, "slicer-i11-", 11) == 0, "%s", name);
+            json_decref(pod);
+        }
+    }
+}
+
 /* ---- AdmissionReview ---------------------------------------------------------------------- */
 
 static char *review(const char *body, struct review_outcome *oc, int *rc, struct err **e)
@@ -424,6 +698,35 @@ Test(review, a_pod_create_gets_a_base64_json_patch_with_its_uid)
     cr_expect_gt(json_array_size(ops), 3);
     json_decref(ops);
     free(patch);
+    json_decref(r);
+    free(out);
+}
+
+Test(review, the_dra_handoff_answers_with_claims)
+{
+    const char *body =
+        REVIEW("CREATE", "Pod", POD(CONTAINER("a", "\"nvidia.com/mig-1g.5gb\":\"2\"")));
+    struct review_outcome oc;
+    struct err *e = NULL;
+    char *out = NULL;
+    int rc = review_answer_handoff(body, strlen(body), NULL, MUTATE_DRA, &out, &oc, &e);
+    cr_assert_eq(rc, 0, "%s", err_msg(e));
+    cr_expect_eq(oc.verdict, MUTATE_PATCH);
+    cr_expect_eq(oc.slices, 2);
+    json_t *r = json_loads(out, 0, NULL);
+    size_t n;
+    unsigned char *text = b64dec(str_at(r, "response|patch"), &n);
+    json_t *ops = json_loadb((const char *)text, n, 0, NULL);
+    cr_assert(json_is_array(ops), "the patch decodes to a JSON array");
+    json_t *pod = pod_of(POD(CONTAINER("a", "\"nvidia.com/mig-1g.5gb\":\"2\"")));
+    json_t *patched = apply(pod, ops);
+    check_claims_as_the_apiserver_would(patched);
+    cr_expect_str_eq(str_at(patched, "spec|resourceClaims|0|resourceClaimTemplateName"),
+                     "slicer-mig-1g-5gb-x2");
+    json_decref(patched);
+    json_decref(pod);
+    json_decref(ops);
+    free(text);
     json_decref(r);
     free(out);
 }
