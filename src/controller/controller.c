@@ -89,6 +89,7 @@ static void assumed_free(struct assumed *a)
     free(a->node);
     free(a->gpu_uuid);
     free(a->profile);
+    free(a->claim);
 }
 
 void ctl_assumed_seen(struct ctl *ctl, const char *key)
@@ -202,6 +203,9 @@ static void *pod_extract(void *arg, json_t *obj)
         err_free(&e);
     } else {
         m->devices_set = devices_set(obj, &m->pod);
+        /* Under --handoff dra a pod asks through its ResourceClaims (the webhook's, or its
+         * own of class mig.slicer.dev); one that asks mig.slicer.dev/ is the env handoff's. */
+        m->dra = ctl->cfg.dra && m->pod.nasks == 0 && m->pod.nclaims > 0;
     }
     m->bound = json_string_value(json_object_get(json_object_get(obj, "spec"), "nodeName")) != NULL;
     /* The controller's own notes about this pod carry over its updates. */
@@ -592,6 +596,9 @@ static void stop(struct ctl *ctl, bool release)
     ctl_assumed_free_all(ctl);
     ctl_pend_free(&ctl->releases);
     ctl_pend_free(&ctl->ungates);
+    ctl_pend_free(&ctl->allocs);
+    ctl_pend_free(&ctl->deallocs);
+    ctl_pend_free(&ctl->templates);
     ctl_notes_free(ctl);
 }
 

@@ -17,15 +17,10 @@
 
 /* ---- slices by pod ------------------------------------------------------------------ */
 
-struct index {
-    const struct ctl_slice **v;
-    size_t n, cap;
-};
-
 static void index_add(void *arg, const char *key, const void *item)
 {
     (void)key;
-    struct index *ix = arg;
+    struct ctl_index *ix = arg;
     if (ix->n == ix->cap) {
         ix->cap = ix->cap ? ix->cap * 2 : 64;
         ix->v = xreallocarray(ix->v, ix->cap, sizeof *ix->v);
@@ -41,7 +36,7 @@ static int cmp_uid(const void *a, const void *b)
     return c ? c : (x->ordinal > y->ordinal) - (x->ordinal < y->ordinal);
 }
 
-static void index_build(struct ctl *ctl, struct index *ix)
+static void index_build(struct ctl *ctl, struct ctl_index *ix)
 {
     memset(ix, 0, sizeof *ix);
     kube_cache_foreach(ctl->slices, index_add, ix);
@@ -50,8 +45,8 @@ static void index_build(struct ctl *ctl, struct index *ix)
 }
 
 /* The pod's slices: *first and the count. */
-static size_t index_of(const struct index *ix, const char *uid,
-                       const struct ctl_slice *const **first)
+size_t ctl_index_of(const struct ctl_index *ix, const char *uid,
+                    const struct ctl_slice *const **first)
 {
     size_t lo = 0, hi = ix->n;
     while (lo < hi) {
@@ -93,7 +88,7 @@ static void retry_fired(void *arg)
     ctl_kick(ctl);
 }
 
-static void arm_retry(struct ctl *ctl, uint64_t at)
+void ctl_arm_retry(struct ctl *ctl, uint64_t at)
 {
     if (ctl->retry_timer && ctl->retry_timer_at <= at)
         return;
@@ -114,7 +109,7 @@ static void batch_fired(void *arg)
         run_batch(ctl);
 }
 
-static void arm_batch(struct ctl *ctl)
+void ctl_arm_batch(struct ctl *ctl)
 {
     if (ctl->batch_timer == NULL)
         ctl->batch_timer =
@@ -245,7 +240,7 @@ static void release_pod(struct ctl *ctl, struct mpod *m, const struct ctl_slice 
     if (why == CTL_REL_FAILED) {
         const struct ctl_slice *f = failed_slice(slices, n);
         m->retry_at = kube_now_ms() + backoff;
-        arm_retry(ctl, m->retry_at);
+        ctl_arm_retry(ctl, m->retry_at);
         kube_event_emit(ctl->rec, &ref, KUBE_EVENT_WARNING, "NVMLError", "Release",
                         "slice %s (%s on %s, GPU %s, start %u) failed: %s; releasing the pod's "
                         "%zu slices and placing it again in %llu ms",
@@ -255,7 +250,7 @@ static void release_pod(struct ctl *ctl, struct mpod *m, const struct ctl_slice 
     }
     if (why == CTL_REL_PARTIAL) {
         m->retry_at = kube_now_ms() + backoff;
-        arm_retry(ctl, m->retry_at);
+        ctl_arm_retry(ctl, m->retry_at);
     }
     kube_event_emit(ctl->rec, &ref, KUBE_EVENT_NORMAL, "SliceReleased", "Release",
                     "%s: releasing %u MIG slice(s)%s", ctl_release_why_str(why), issued,
@@ -326,7 +321,7 @@ static void arm_notes(struct ctl *ctl)
     ctl->note_timer = kube_timer_add(ctl->c, due > now ? due - now : 0, notes_fired, ctl);
 }
 
-static void note_placed(struct ctl *ctl, const struct mpod *m, const char *text)
+void ctl_note_placed(struct ctl *ctl, const struct mpod *m, const char *text)
 {
     note_forget(ctl, m->pod.uid);
     if (ctl->nnotes == ctl->cap_notes) {
@@ -349,7 +344,7 @@ void ctl_notes_free(struct ctl *ctl)
 }
 
 /* "node n1: 1g.5gb on GPU-x at start 3, ...": where a pod's slices are (in slice order). */
-static void placement_text(const struct ctl_slice *const *v, size_t n, char *buf, size_t cap)
+void ctl_placement_text(const struct ctl_slice *const *v, size_t n, char *buf, size_t cap)
 {
     size_t len = (size_t)snprintf(buf, cap, "node %s:", n ? v[0]->node : "?");
     for (unsigned ord = 0; ord < CTL_MAX_SLICES && len < cap; ord++)
@@ -365,7 +360,8 @@ struct ungate_req {
     struct ctl *ctl;
     char *ns, *name, *uid;
     int tries;
-    char *placed; /* placement_text of its slices, for SliceReady */
+    char *placed; /* placement_text of its slices, for SliceReady; the why of SCHED */
+    enum ctl_ungate_mode mode;
 };
 
 static void ungate_end(struct ungate_req *u)
@@ -404,12 +400,16 @@ static void ungated(void *arg, json_t *obj, const struct err *e)
 {
     struct ungate_req *u = arg;
     json_decref(obj);
-    if (e && e->code == KUBE_ECONFLICT && ++u->tries < UNGATE_TRIES) {
+    if (e && e->code == KUBE_ECONFLICT && u->mode == CTL_UNGATE_ENV && ++u->tries < UNGATE_TRIES) {
         ungate_get(u); /* the pod changed meanwhile: read it again */
         return;
     }
     if (e) {
-        log_warn("controller: ungating pod %s/%s: %s", u->ns, u->name, err_msg(e));
+        /* DRA: a pod changed meanwhile is ungated by the pass its update starts. */
+        if (e->code == KUBE_ECONFLICT)
+            log_debug("controller: ungating pod %s/%s: %s", u->ns, u->name, err_msg(e));
+        else
+            log_warn("controller: ungating pod %s/%s: %s", u->ns, u->name, err_msg(e));
         ungate_end(u);
         return;
     }
@@ -420,10 +420,20 @@ static void ungated(void *arg, json_t *obj, const struct err *e)
         m->flags |= MP_UNGATE_SENT;
     note_forget(u->ctl, u->uid);
     struct kube_event_ref ref = pod_ref(u->ns, u->name, u->uid);
-    kube_event_emit(u->ctl->rec, &ref, KUBE_EVENT_NORMAL, "SliceReady", "Ungate",
-                    "every MIG slice is Ready (%s): devices annotated, pinned to its node, gate "
-                    "%s removed",
-                    u->placed, CTL_GATE);
+    if (u->mode == CTL_UNGATE_ENV)
+        kube_event_emit(u->ctl->rec, &ref, KUBE_EVENT_NORMAL, "SliceReady", "Ungate",
+                        "every MIG slice is Ready (%s): devices annotated, pinned to its node, "
+                        "gate %s removed",
+                        u->placed, CTL_GATE);
+    else if (u->mode == CTL_UNGATE_DRA)
+        kube_event_emit(u->ctl->rec, &ref, KUBE_EVENT_NORMAL, "SliceReady", "Ungate",
+                        "every MIG slice is Ready (%s): the pod's ResourceClaims are allocated "
+                        "there, gate %s removed",
+                        u->placed, CTL_GATE);
+    else
+        kube_event_emit(u->ctl->rec, &ref, KUBE_EVENT_NORMAL, "SchedulerAllocates", "Ungate",
+                        "%s; gate %s removed: kube-scheduler allocates its claims", u->placed,
+                        CTL_GATE);
     log_info("controller: pod %s/%s ungated", u->ns, u->name);
     ungate_end(u);
 }
@@ -471,26 +481,36 @@ static void ungate_get(struct ungate_req *u)
 }
 
 /* The ungate as one merge patch built from the cache, conditional on the resourceVersion the
- * cache saw; a pod changed since (409) is read and updated (ungate_get). */
-static void start_ungate(struct ctl *ctl, const struct mpod *m, const struct ctl_slice *const *sl,
-                         size_t n)
+ * cache saw; a pod changed since (409) is read and updated (ungate_get) in the env handoff,
+ * and left to the pass its update starts under DRA (there only the gate goes). */
+void ctl_start_ungate(struct ctl *ctl, const struct mpod *m, const struct ctl_slice *const *sl,
+                      size_t n, enum ctl_ungate_mode mode, const char *why)
 {
     if (ctl_pend_has(&ctl->ungates, m->pod.uid) || (m->flags & MP_UNGATE_SENT))
         return;
     struct err *e = NULL;
-    json_t *patch =
-        ctl_ungate_patch(m->pod.uid, kube_cache_rv(ctl->pods, m->pod.ns, m->pod.name), sl, n, &e);
+    const char *rv = kube_cache_rv(ctl->pods, m->pod.ns, m->pod.name);
+    json_t *patch = NULL;
+    if (mode == CTL_UNGATE_ENV)
+        patch = ctl_ungate_patch(m->pod.uid, rv, sl, n, &e);
+    else if (rv)
+        patch = json_pack("{s:{s:s, s:s}, s:{s:n}}", "metadata", "uid", m->pod.uid,
+                          "resourceVersion", rv, "spec", "schedulingGates");
     if (patch == NULL) {
-        log_debug("controller: pod %s/%s not ungated now: %s", m->pod.ns, m->pod.name, err_msg(e));
+        log_debug("controller: pod %s/%s not ungated now: %s", m->pod.ns, m->pod.name,
+                  e ? err_msg(e) : "no resourceVersion");
         err_free(&e);
         return;
     }
     ctl_pend_add(&ctl->ungates, m->pod.uid);
     char text[KUBE_EVENT_NOTE_MAX / 2];
-    placement_text(sl, n, text, sizeof text);
+    if (mode == CTL_UNGATE_SCHED)
+        snprintf(text, sizeof text, "%s", why ? why : "");
+    else
+        ctl_placement_text(sl, n, text, sizeof text);
     struct ungate_req *u = xcalloc(1, sizeof *u);
-    *u = (struct ungate_req){ctl, xstrdup(m->pod.ns), xstrdup(m->pod.name), xstrdup(m->pod.uid),
-                             0,   xstrdup(text)};
+    *u = (struct ungate_req){
+        ctl, xstrdup(m->pod.ns), xstrdup(m->pod.name), xstrdup(m->pod.uid), 0, xstrdup(text), mode};
     struct kube_call call = {.gvr = &KUBE_PODS, .ns = u->ns, .name = u->name};
     if (kube_send(ctl->c, KUBE_PATCH_MERGE, &call, patch, ungated, u, &e) == NULL) {
         log_warn("controller: ungating pod %s/%s: %s", u->ns, u->name, err_msg(e));
@@ -527,8 +547,7 @@ static void lost_written(void *arg, json_t *obj, const struct err *e)
  * survive that, or the instance vanished). A pod cannot be gated again, and its devices are
  * gone: it is failed, as the kubelet fails a pod whose device plugin lost its device, so that
  * its owner (Deployment, Job) makes a new one, which gets new slices. Then released. */
-static void fail_lost_pod(struct ctl *ctl, struct mpod *m, const struct ctl_slice *const *sl,
-                          size_t n)
+void ctl_fail_lost_pod(struct ctl *ctl, struct mpod *m, const struct ctl_slice *const *sl, size_t n)
 {
     if (m->flags & MP_LOST_SENT)
         return;
@@ -565,19 +584,10 @@ static void fail_lost_pod(struct ctl *ctl, struct mpod *m, const struct ctl_slic
 
 /* ---- the pass ------------------------------------------------------------------------ */
 
-struct walk {
-    struct ctl *ctl;
-    struct index *ix;
-    uint64_t now;
-    /* batch only: pods to place */
-    struct mpod **cand;
-    size_t ncand, cap;
-};
-
 static enum ctl_action decide(struct walk *w, struct mpod *m, const struct ctl_slice *const **sl,
                               size_t *n, enum ctl_release_why *why)
 {
-    *n = index_of(w->ix, m->pod.uid, sl);
+    *n = ctl_index_of(w->ix, m->pod.uid, sl);
     struct ctl_pod_facts f = {.pod = &m->pod,
                               .invalid = m->invalid != NULL || m->pod.nasks == 0,
                               .devices_set = m->devices_set,
@@ -587,10 +597,10 @@ static enum ctl_action decide(struct walk *w, struct mpod *m, const struct ctl_s
     return ctl_decide(&f, why);
 }
 
-static bool may_place_now(struct walk *w, struct mpod *m)
+bool ctl_may_place_now(struct walk *w, struct mpod *m)
 {
     if (m->retry_at > w->now) {
-        arm_retry(w->ctl, m->retry_at);
+        ctl_arm_retry(w->ctl, m->retry_at);
         return false;
     }
     return m->nocap_gen != w->ctl->cap_gen; /* NoCapacity: only after capacity changed */
@@ -604,6 +614,10 @@ static void reconcile_pod(void *arg, const char *key, const void *item)
     const struct ctl_slice *const *sl;
     size_t n;
     enum ctl_release_why why;
+    if (m->dra && !m->invalid) {
+        ctl_dra_reconcile(w, m);
+        return;
+    }
     switch (decide(w, m, &sl, &n, &why)) {
     case CTL_ACT_INVALID:
         if (!(m->flags & MP_REPORTED_INVALID)) {
@@ -618,14 +632,14 @@ static void reconcile_pod(void *arg, const char *key, const void *item)
         release_pod(w->ctl, m, sl, n, why);
         break;
     case CTL_ACT_UNGATE:
-        start_ungate(w->ctl, m, sl, n); /* the pass's index has the pod's slices */
+        ctl_start_ungate(w->ctl, m, sl, n, CTL_UNGATE_ENV, NULL); /* the pass's index has them */
         break;
     case CTL_ACT_LOST:
-        fail_lost_pod(w->ctl, m, sl, n);
+        ctl_fail_lost_pod(w->ctl, m, sl, n);
         break;
     case CTL_ACT_PLACE:
-        if (may_place_now(w, m))
-            arm_batch(w->ctl);
+        if (ctl_may_place_now(w, m))
+            ctl_arm_batch(w->ctl);
         break;
     default:
         break;
@@ -667,7 +681,7 @@ static void reconcile_orphan(void *arg, const char *key, const void *item)
 }
 
 /* The cached GPUSlice of key "ns/name", or NULL. */
-static const struct ctl_slice *cached_slice(struct ctl *ctl, const char *key)
+const struct ctl_slice *ctl_cached_slice(struct ctl *ctl, const char *key)
 {
     char ns[256];
     const char *slash = strchr(key, '/');
@@ -681,7 +695,7 @@ static const struct ctl_slice *cached_slice(struct ctl *ctl, const char *key)
 /* A finished release is forgotten once the cache shows the object deleted or gone. */
 static bool release_seen(struct ctl *ctl, const char *key)
 {
-    const struct ctl_slice *s = cached_slice(ctl, key);
+    const struct ctl_slice *s = ctl_cached_slice(ctl, key);
     return s == NULL || s->deleting;
 }
 
@@ -689,12 +703,14 @@ static bool release_seen(struct ctl *ctl, const char *key)
 static void prune(struct ctl *ctl)
 {
     for (size_t i = 0; i < ctl->nassumed;) {
-        if (cached_slice(ctl, ctl->assumed[i].key) != NULL)
+        if (ctl_cached_slice(ctl, ctl->assumed[i].key) != NULL)
             ctl_assumed_seen(ctl, ctl->assumed[i].key);
         else
             i++;
     }
     ctl_pend_prune(&ctl->releases, release_seen, ctl);
+    if (ctl->claims)
+        ctl_dra_prune(ctl);
 }
 
 static void reconcile_claim(void *arg, const char *key, const void *item);
@@ -705,7 +721,7 @@ void ctl_pass(void *arg)
     if (!ctl_active(ctl))
         return;
     prune(ctl);
-    struct index ix;
+    struct ctl_index ix;
     index_build(ctl, &ix);
     struct walk w = {.ctl = ctl, .ix = &ix, .now = kube_now_ms()};
     kube_cache_foreach(ctl->pods, reconcile_pod, &w);
@@ -725,7 +741,9 @@ static void collect_candidate(void *arg, const char *key, const void *item)
     const struct ctl_slice *const *sl;
     size_t n;
     enum ctl_release_why why;
-    if (decide(w, m, &sl, &n, &why) != CTL_ACT_PLACE || !may_place_now(w, m))
+    if (m->dra && !m->invalid
+            ? !ctl_dra_candidate(w, m)
+            : decide(w, m, &sl, &n, &why) != CTL_ACT_PLACE || !ctl_may_place_now(w, m))
         return;
     if (w->ncand == w->cap) {
         w->cap = w->cap ? w->cap * 2 : 16;
@@ -737,7 +755,7 @@ static void collect_candidate(void *arg, const char *key, const void *item)
 /* The view's input, gathered from the caches. */
 struct gather {
     struct ctl *ctl;
-    struct index *ix;
+    struct ctl_index *ix;
     const struct ctl_node **nodes;
     const struct ctl_gpunode **gpunodes;
     size_t nnodes, capn;
@@ -795,7 +813,7 @@ static void gather_placed(void *arg, const char *key, const void *item)
     const struct ctl_slice *const *sl;
     if (m->bound || m->invalid)
         return;
-    if (index_of(g->ix, m->pod.uid, &sl) > 0) {
+    if (ctl_index_of(g->ix, m->pod.uid, &sl) > 0) {
         add_usage(g, (struct ctl_usage){sl[0]->node, m->pod.cpu_milli, m->pod.memory_bytes});
         return;
     }
@@ -807,7 +825,7 @@ static void gather_placed(void *arg, const char *key, const void *item)
         }
 }
 
-static void gather(struct ctl *ctl, struct index *ix, struct gather *g)
+static void gather(struct ctl *ctl, struct ctl_index *ix, struct gather *g)
 {
     *g = (struct gather){.ctl = ctl, .ix = ix};
     kube_cache_foreach(ctl->nodes, gather_node, g);
@@ -832,16 +850,23 @@ static void gather_free(struct gather *g)
     free(g->usage);
 }
 
-/* Counts a slice being created as taken until the GPUSlice cache shows it (prune). */
-static void assume(struct ctl *ctl, const char *key, const char *pod_uid, const char *node,
-                   const char *gpu, const char *profile, uint8_t start, uint8_t size)
+void ctl_assume(struct ctl *ctl, const char *key, const char *pod_uid, const char *node,
+                const char *gpu, const char *profile, uint8_t start, uint8_t size,
+                const char *alloc_claim)
 {
+    for (size_t i = 0; i < ctl->nassumed; i++)
+        if (strcmp(ctl->assumed[i].key, key) == 0) { /* its allocation is written: now made */
+            ctl->assumed[i].alloc &= alloc_claim != NULL;
+            return;
+        }
     if (ctl->nassumed == ctl->cap_assumed) {
         ctl->cap_assumed = ctl->cap_assumed ? ctl->cap_assumed * 2 : 16;
         ctl->assumed = xreallocarray(ctl->assumed, ctl->cap_assumed, sizeof *ctl->assumed);
     }
     ctl->assumed[ctl->nassumed++] = (struct assumed){
-        xstrdup(key), xstrdup(pod_uid), xstrdup(node), xstrdup(gpu), xstrdup(profile), start, size};
+        xstrdup(key), xstrdup(pod_uid),    xstrdup(node),
+        xstrdup(gpu), xstrdup(profile),    start,
+        size,         alloc_claim != NULL, alloc_claim ? xstrdup(alloc_claim) : NULL};
 }
 
 struct create_req {
@@ -859,7 +884,7 @@ static void created(void *arg, json_t *obj, const struct err *e)
         struct mpod *m = (struct mpod *)kube_cache_get(r->ctl->pods, r->ns, r->pod_name);
         if (m) {
             m->retry_at = kube_now_ms() + (uint64_t)r->ctl->cfg.retry_backoff_ms;
-            arm_retry(r->ctl, m->retry_at);
+            ctl_arm_retry(r->ctl, m->retry_at);
         }
         ctl_kick(r->ctl);
     }
@@ -876,7 +901,8 @@ static void create_slice(struct ctl *ctl, const struct mpod *m, unsigned k,
     char name[CTL_SLICE_NAME_MAX], key[512];
     ctl_slice_name(m->pod.name, m->pod.uid, k, name, sizeof name);
     snprintf(key, sizeof key, "%s/%s", m->pod.ns, name);
-    assume(ctl, key, m->pod.uid, node, gpu, m->pod.asks[ch->ask].profile, ch->start, ch->size);
+    ctl_assume(ctl, key, m->pod.uid, node, gpu, m->pod.asks[ch->ask].profile, ch->start, ch->size,
+               NULL);
     struct create_req *r = xcalloc(1, sizeof *r);
     *r = (struct create_req){ctl, xstrdup(key), xstrdup(m->pod.ns), xstrdup(m->pod.name)};
     struct kube_call call = {.gvr = &CTL_GPUSLICES, .ns = m->pod.ns};
@@ -899,11 +925,12 @@ static const struct ctl_gpunode_gpu *gpu_by_index(const struct ctl_gpunode *g, u
     return NULL;
 }
 
-static bool assumed_has(const struct ctl *ctl, const char *key)
+/* A creation of `key` is under way (an allocation being written is not one). */
+static bool creating(const struct ctl *ctl, const char *key)
 {
     for (size_t i = 0; i < ctl->nassumed; i++)
         if (strcmp(ctl->assumed[i].key, key) == 0)
-            return true;
+            return !ctl->assumed[i].alloc;
     return false;
 }
 
@@ -914,7 +941,7 @@ static void ensure_claim_slice(struct ctl *ctl, const struct rclaim *c, unsigned
     char name[CTL_SLICE_NAME_MAX], key[512];
     ctl_slice_name(c->name, c->uid, i, name, sizeof name);
     snprintf(key, sizeof key, "%s/%s", c->ns, name);
-    if (kube_cache_get(ctl->slices, c->ns, name) || assumed_has(ctl, key))
+    if (kube_cache_get(ctl->slices, c->ns, name) || creating(ctl, key))
         return;
     const struct ctl_gpunode *gn = kube_cache_get(ctl->gpunodes, NULL, r->pool);
     unsigned long idx = 0;
@@ -930,8 +957,8 @@ static void ensure_claim_slice(struct ctl *ctl, const struct rclaim *c, unsigned
     }
     const struct cat_profile *p = &gpu->model->profiles[prof];
     json_t *obj = ctl_slice_build_claim(c, i, p->name, start, p->mem_slices, gpu->uuid);
-    assume(ctl, key, c->pod_uid[0] ? c->pod_uid : c->uid, r->pool, gpu->uuid, p->name,
-           (uint8_t)start, p->mem_slices);
+    ctl_assume(ctl, key, c->pod_uid[0] ? c->pod_uid : c->uid, r->pool, gpu->uuid, p->name,
+               (uint8_t)start, p->mem_slices, NULL);
     struct create_req *cr = xcalloc(1, sizeof *cr);
     *cr = (struct create_req){ctl, xstrdup(key), xstrdup(c->ns), xstrdup(c->name)};
     struct kube_call call = {.gvr = &CTL_GPUSLICES, .ns = c->ns};
@@ -970,7 +997,7 @@ static void placed(struct ctl *ctl, const struct ctl_view *v, const struct mpod 
             len += (size_t)snprintf(note + len, sizeof note - len, "%s %s on %s at start %u",
                                     k ? "," : "", m->pod.asks[ch->ask].profile, gpu, ch->start);
     }
-    note_placed(ctl, m, note);
+    ctl_note_placed(ctl, m, note);
     log_info("controller: pod %s/%s placed: %s", m->pod.ns, m->pod.name, note);
 }
 
@@ -984,7 +1011,7 @@ static void asks_summary(const struct ctl_pod *p, char *buf, size_t cap)
                                 p->asks[k].profile);
 }
 
-static void schedule(struct ctl *ctl, struct index *ix, struct mpod **cand, size_t ncand)
+static void schedule(struct ctl *ctl, struct ctl_index *ix, struct mpod **cand, size_t ncand)
 {
     struct gather g;
     gather(ctl, ix, &g);
@@ -999,7 +1026,10 @@ static void schedule(struct ctl *ctl, struct index *ix, struct mpod **cand, size
     ctl_schedule(v.nodes, v.n, pods, ncand, ctl->cfg.policy, d);
     for (size_t i = 0; i < ncand; i++) {
         if (d[i].node >= 0) {
-            placed(ctl, &v, cand[i], &d[i]);
+            if (cand[i]->dra)
+                ctl_dra_placed(ctl, &v, cand[i], &d[i]);
+            else
+                placed(ctl, &v, cand[i], &d[i]);
             continue;
         }
         struct kube_event_ref ref = pod_ref(cand[i]->pod.ns, cand[i]->pod.name, cand[i]->pod.uid);
@@ -1020,7 +1050,7 @@ static void schedule(struct ctl *ctl, struct index *ix, struct mpod **cand, size
 static void run_batch(struct ctl *ctl)
 {
     prune(ctl);
-    struct index ix;
+    struct ctl_index ix;
     index_build(ctl, &ix);
     struct walk w = {.ctl = ctl, .ix = &ix, .now = kube_now_ms()};
     kube_cache_foreach(ctl->pods, collect_candidate, &w);

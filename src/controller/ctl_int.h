@@ -25,6 +25,9 @@ extern const struct kube_gvr CTL_GPUNODES, CTL_GPUSLICES, CTL_RESOURCECLAIMS;
 
 /* A managed pod (label slicer.dev/managed=true) as cached. */
 struct mpod {
+    bool dra; /* it asks through ResourceClaims (spec.resourceClaims), not mig.slicer.dev/ */
+    /* dra: ask k of pod.asks is request ask_req[k] of its ask_claim[k]-th claim of ours */
+    uint8_t ask_claim[CTL_MAX_ASKS], ask_req[CTL_MAX_ASKS];
     struct ctl_pod pod; /* when invalid: only ns, name, uid, phase, gate are set */
     char *invalid;      /* why ctl_pod_parse refused it, or NULL */
     bool devices_set;   /* has slicer.dev/devices-<c> for each ask: we ungated it */
@@ -40,11 +43,15 @@ struct upod {
     int64_t cpu_milli, memory_bytes;
 };
 
-/* A GPUSlice the controller created and its cache has not shown yet. */
+/* A GPUSlice the controller created and its cache has not shown yet; or, under
+ * --handoff dra, the GPUSlice of a claim whose allocation slicer is writing
+ * (alloc: not being created yet; the claim's cache entry will bring it). */
 struct assumed {
     char *key; /* "ns/name" */
     char *pod_uid, *node, *gpu_uuid, *profile;
     uint8_t start, size;
+    bool alloc;
+    char *claim; /* alloc: the claim's "ns/name" */
 };
 
 /* A write in flight (or done and not yet seen in the cache), by key. */
@@ -86,11 +93,30 @@ struct ctl {
     bool stopping; /* shutting down: act no more */
     struct assumed *assumed;
     size_t nassumed, cap_assumed;
-    struct pendset releases;  /* slice keys being released */
-    struct pendset ungates;   /* pod uids being ungated */
+    struct pendset releases; /* slice keys being released */
+    struct pendset ungates;  /* pod uids being ungated */
+    struct pendset allocs; /* --handoff dra: claims ("ns/name") whose allocation is being written */
+    struct pendset deallocs;  /* --handoff dra: claims whose allocation slicer is undoing */
+    struct pendset templates; /* --handoff dra: templates ("ns/name") made (or being made) */
     struct sched_note *notes; /* SliceScheduled Events that wait */
     size_t nnotes, cap_notes;
     struct kube_timer *note_timer;
+};
+
+/* The GPUSlices of the cache by pod uid (the pass's and the batch's index). */
+struct ctl_index {
+    const struct ctl_slice **v;
+    size_t n, cap;
+};
+
+/* One pass over the pods, or one batch. */
+struct walk {
+    struct ctl *ctl;
+    struct ctl_index *ix;
+    uint64_t now;
+    /* batch only: pods to place */
+    struct mpod **cand;
+    size_t ncand, cap;
 };
 
 /* True when this process may act: every cache synced and (without
@@ -120,5 +146,43 @@ unsigned ctl_ncaches(const struct ctl *ctl);
 
 /* The reconcile pass (ctl_act.c): every pod and every slice once. */
 void ctl_pass(void *arg);
+
+/* ---- shared by ctl_act.c and ctl_dra.c ---- */
+/* The pod's slices: *first and the count. */
+size_t ctl_index_of(const struct ctl_index *ix, const char *uid,
+                    const struct ctl_slice *const **first);
+void ctl_arm_retry(struct ctl *ctl, uint64_t at);
+void ctl_arm_batch(struct ctl *ctl);
+bool ctl_may_place_now(struct walk *w, struct mpod *m);
+const struct ctl_slice *ctl_cached_slice(struct ctl *ctl, const char *key);
+/* Counts a placement as taken until the GPUSlice cache shows `key` (alloc: see struct assumed). */
+void ctl_assume(struct ctl *ctl, const char *key, const char *pod_uid, const char *node,
+                const char *gpu, const char *profile, uint8_t start, uint8_t size,
+                const char *alloc_claim);
+void ctl_note_placed(struct ctl *ctl, const struct mpod *m, const char *text);
+void ctl_placement_text(const struct ctl_slice *const *v, size_t n, char *buf, size_t cap);
+void ctl_fail_lost_pod(struct ctl *ctl, struct mpod *m, const struct ctl_slice *const *sl,
+                       size_t n);
+/* How an ungate hands the pod on. */
+enum ctl_ungate_mode {
+    CTL_UNGATE_ENV,   /* devices annotated and pinned (env handoff) */
+    CTL_UNGATE_DRA,   /* its claims are allocated by slicer: only the gate goes */
+    CTL_UNGATE_SCHED, /* slicer does not place its claims: kube-scheduler allocates them */
+};
+/* Starts the pod's ungate unless one is under way; `sl` (n) are its slices, `why` the
+ * Event's text for CTL_UNGATE_SCHED. */
+void ctl_start_ungate(struct ctl *ctl, const struct mpod *m, const struct ctl_slice *const *sl,
+                      size_t n, enum ctl_ungate_mode mode, const char *why);
+
+/* ---- ctl_dra.c: pods whose claims slicer places (--handoff dra) ---- */
+/* The pod's next step, acted on (the pass). */
+void ctl_dra_reconcile(struct walk *w, struct mpod *m);
+/* True when the pod goes into the batch now; fills m->pod.asks from its claims. */
+bool ctl_dra_candidate(struct walk *w, struct mpod *m);
+/* Writes the allocation of the pod's claims as decided (the batch). */
+void ctl_dra_placed(struct ctl *ctl, const struct ctl_view *v, struct mpod *m,
+                    const struct ctl_decision *d);
+/* Forgets allocation writes the claims cache shows by now. */
+void ctl_dra_prune(struct ctl *ctl);
 
 #endif

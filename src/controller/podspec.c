@@ -145,6 +145,41 @@ static int container_asks(const json_t *c, const char *prefix, size_t index, str
     return 0;
 }
 
+/* spec.resourceClaims, with the claims made from templates by now. */
+static int pod_claims(const json_t *pod, struct ctl_pod *p, struct err **err)
+{
+    const json_t *list = json_object_get(json_object_get(pod, "spec"), "resourceClaims");
+    const json_t *made = json_object_get(json_object_get(pod, "status"), "resourceClaimStatuses");
+    size_t n = json_array_size(list), i;
+    if (n > CTL_MAX_POD_CLAIMS)
+        return err_set(err, E2BIG, "more than %d resourceClaims", CTL_MAX_POD_CLAIMS);
+    p->claims = xcalloc(n ? n : 1, sizeof *p->claims);
+    const json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        const char *claim = json_string_value(json_object_get(e, "resourceClaimName"));
+        const char *tmpl = json_string_value(json_object_get(e, "resourceClaimTemplateName"));
+        if (name == NULL || strlen(name) > 63 || (claim == NULL) == (tmpl == NULL))
+            return err_set(err, EINVAL, "resourceClaims[%zu] is malformed", i);
+        struct ctl_pod_claim *pc = &p->claims[p->nclaims++];
+        pc->name = xstrdup(name);
+        pc->tmpl = xstrdup(tmpl ? tmpl : "");
+        pc->generated = tmpl != NULL;
+        size_t k;
+        const json_t *s;
+        json_array_foreach(made, k, s)
+        {
+            const char *sn = json_string_value(json_object_get(s, "name"));
+            const char *rc = json_string_value(json_object_get(s, "resourceClaimName"));
+            if (tmpl && sn && rc && strcmp(sn, name) == 0 && claim == NULL)
+                claim = rc;
+        }
+        pc->claim = xstrdup(claim ? claim : "");
+    }
+    return 0;
+}
+
 static enum ctl_gate_state gate_state(const json_t *gates)
 {
     bool ours = false;
@@ -196,6 +231,8 @@ int ctl_pod_parse(const json_t *pod, struct ctl_pod *out, struct err **err)
         if (rc == 0)
             rc = container_asks(c, "devices-", i, out, err);
     }
+    if (rc == 0)
+        rc = pod_claims(pod, out, err);
     if (rc < 0) {
         ctl_pod_free(out);
         return err_wrap(err, "pod %s/%s", ns, name);
@@ -217,6 +254,12 @@ void ctl_pod_free(struct ctl_pod *p)
     free(p->name);
     free(p->uid);
     free(p->asks);
+    for (unsigned i = 0; i < p->nclaims; i++) {
+        free(p->claims[i].name);
+        free(p->claims[i].claim);
+        free(p->claims[i].tmpl);
+    }
+    free(p->claims);
     json_decref(p->node_selector);
     json_decref(p->affinity_terms);
     json_decref(p->tolerations);

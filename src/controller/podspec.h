@@ -34,6 +34,17 @@ enum ctl_gate_state {
     CTL_GATE_WAITING /* others (e.g. Kueue's) are still there: wait for them */
 };
 
+/* An entry of the pod's spec.resourceClaims (DRA): the claim it names, or,
+ * for a template, the claim kube-controller-manager made from it
+ * (status.resourceClaimStatuses; "" until then). */
+#define CTL_MAX_POD_CLAIMS 32
+struct ctl_pod_claim {
+    char *name;     /* the entry's name in the pod */
+    char *claim;    /* the ResourceClaim's name, "" while not made yet */
+    char *tmpl;     /* resourceClaimTemplateName, "" when it names a claim */
+    bool generated; /* from a template (status.resourceClaimStatuses) */
+};
+
 struct ctl_pod {
     char *ns, *name, *uid; /* owned */
     enum ctl_gate_state gate;
@@ -45,6 +56,8 @@ struct ctl_pod {
     json_t *node_selector;           /* object or NULL */
     json_t *affinity_terms;          /* required nodeSelectorTerms (array) or NULL */
     json_t *tolerations;             /* array or NULL */
+    unsigned nclaims;                /* spec.resourceClaims (at most CTL_MAX_POD_CLAIMS) */
+    struct ctl_pod_claim *claims;    /* owned, nclaims entries */
 };
 
 struct ctl_node {

@@ -9,7 +9,7 @@
 # ServiceAccount with deploy/'s RBAC, through a token kubeconfig.
 #
 #   e2e_up                       cluster up, CRDs + namespace + RBAC applied
-#   e2e_webhook                  slicer webhook, registered at 127.0.0.1
+#   e2e_webhook [ARGS]           slicer webhook, registered at 127.0.0.1
 #   e2e_controller ID [ARGS]     a controller named ID (leader election on)
 #   e2e_gpu_node NODE GPUS [add-gpu-node options] [-- agent options]   a kwok node + its agent;
 #                                GPUS is SLICER_EMU_GPUS (e.g. A100-SXM4-40GB:2)
@@ -124,7 +124,7 @@ e2e_webhook() {
     : >"$T/webhook.log"
     local kc
     kc=$(e2e_kubeconfig slicer-webhook) || return 1
-    e2e_start webhook "$T/webhook.log" env KUBECONFIG="$kc" "$SLICER" "${args[@]}" --address 127.0.0.1
+    e2e_start webhook "$T/webhook.log" env KUBECONFIG="$kc" "$SLICER" "${args[@]}" --address 127.0.0.1 "$@"
     local port=
     for _ in $(seq 100); do
         port=$(grep -oE '127\.0\.0\.1:[0-9]+' "$T/webhook.log" | head -1 | cut -d: -f2)
