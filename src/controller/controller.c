@@ -394,18 +394,16 @@ static void slice_update(void *arg, const char *key, const void *old, const void
 
 /* ---- ResourceClaims (--handoff dra) ------------------------------------------------------- */
 
-/* Only claims whose allocation holds devices of our driver are kept. */
+/* Every claim is kept: ours whole, others by their identity only, so that a pod's claim
+ * missing from the cache is one not seen yet, not one of another driver. */
 static void *claim_extract(void *arg, json_t *obj)
 {
     (void)arg;
     struct rclaim *c = xmalloc(sizeof *c);
     struct err *e = NULL;
-    int rc = rclaim_parse(obj, c, &e);
-    if (rc < 0) {
+    if (rclaim_parse(obj, c, &e) < 0) {
         log_warn("controller: ignoring a ResourceClaim: %s", err_msg(e));
         err_free(&e);
-    }
-    if (rc <= 0) {
         free(c);
         return NULL;
     }

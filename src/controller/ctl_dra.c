@@ -109,11 +109,12 @@ static void resolve(struct ctl *ctl, struct mpod *m, struct resolved *r)
             continue;
         }
         const struct rclaim *c = kube_cache_get(ctl->claims, p->ns, pc->claim);
-        if (c == NULL) {
-            /* Not of our class, or not in the cache yet (one of slicer's templates). */
-            r->waiting |= pc->generated && slicer_template(pc->tmpl);
+        if (c == NULL) { /* not in the cache yet (it holds every claim) */
+            r->waiting = true;
             continue;
         }
+        if (c->nreq == 0 && c->nres == 0)
+            continue; /* another driver's */
         r->c[r->n++] = c;
         claim_key(c->ns, c->name, key, sizeof key);
         r->writing |= ctl_pend_has(&ctl->allocs, key) || ctl_pend_has(&ctl->deallocs, key);

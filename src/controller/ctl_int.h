@@ -84,7 +84,7 @@ struct ctl {
     struct kube_recorder *rec;
     struct kube_lease *lease;
     struct kube_cache *pods, *bound, *nodes, *gpunodes, *slices;
-    struct kube_cache *claims; /* --handoff dra: allocated ResourceClaims of our driver */
+    struct kube_cache *claims; /* --handoff dra: every ResourceClaim (others by identity only) */
     unsigned ncaches;          /* started so far (they start in turn) */
     struct kube_timer *pass_timer, *batch_timer, *retry_timer, *trim_timer;
     uint64_t retry_timer_at;

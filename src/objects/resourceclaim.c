@@ -9,7 +9,8 @@
 #include "base/xalloc.h"
 #include "objects/resourceslice.h"
 
-#define SELECTOR_HEAD "device.attributes[\"" RSLICE_DRIVER "\"]"
+#define SELECTOR_HEAD   "device.attributes[\"" RSLICE_DRIVER "\"]"
+#define SELECTOR_HEAD_1 "device.attributes['" RSLICE_DRIVER "']"
 
 static const char *str(const json_t *o, const char *key)
 {
@@ -59,16 +60,20 @@ static const char *skip_space(const char *s)
 
 bool rclaim_selector_profile(const char *expr, char *buf, size_t cap)
 {
+    static const char *const heads[] = {SELECTOR_HEAD, SELECTOR_HEAD_1};
+    static const char *const keys[] = {".profile", "[\"profile\"]", "['profile']"};
     const char *s = skip_space(expr);
-    if (strncmp(s, SELECTOR_HEAD, strlen(SELECTOR_HEAD)) != 0)
+    size_t h = 0, k = 0;
+    while (h < 2 && strncmp(s, heads[h], strlen(heads[h])) != 0)
+        h++;
+    if (h == 2)
         return false;
-    s += strlen(SELECTOR_HEAD);
-    if (strncmp(s, ".profile", 8) == 0)
-        s += 8;
-    else if (strncmp(s, "[\"profile\"]", 11) == 0)
-        s += 11;
-    else
+    s += strlen(heads[h]);
+    while (k < 3 && strncmp(s, keys[k], strlen(keys[k])) != 0)
+        k++;
+    if (k == 3)
         return false;
+    s += strlen(keys[k]);
     s = skip_space(s);
     if (strncmp(s, "==", 2) != 0)
         return false;
@@ -195,9 +200,23 @@ int rclaim_parse(const json_t *obj, struct rclaim *out, struct err **err)
     int rc = parse_requests(json_object_get(json_object_get(obj, "spec"), "devices"), out, err);
     if (rc == 0)
         rc = parse_results(results, out, err);
-    if (rc < 0 || (out->nres == 0 && out->nreq == 0)) {
+    if (rc < 0) {
         rclaim_free(out);
         return rc;
+    }
+    if (out->nres == 0 && out->nreq == 0) { /* another driver's: its identity only */
+        char *ns_ = out->ns, *name_ = out->name, *uid_ = out->uid;
+        bool deleting = out->deleting;
+        out->ns = out->name = out->uid = NULL;
+        rclaim_free(out);
+        *out = (struct rclaim){.ns = ns_,
+                               .name = name_,
+                               .uid = uid_,
+                               .deleting = deleting,
+                               .pod_name = xstrdup(""),
+                               .pod_uid = xstrdup(""),
+                               .foreign = true};
+        return 0;
     }
     return 1;
 }

@@ -57,10 +57,12 @@ struct rclaim {
     struct rclaim_result *res; /* nres entries */
 };
 
-/* Reads a ResourceClaim. Returns 1 when it is ours: it asks for devices of
- * class mig.slicer.dev or its allocation holds devices of our driver (*out
- * filled; release with rclaim_free); 0 when it is not (*out empty); negative
- * (EINVAL) when the object is not a claim or a field is over its bound. */
+/* Reads a ResourceClaim into *out (release with rclaim_free, whatever the
+ * result). Returns 1 when it is ours: it asks for devices of class
+ * mig.slicer.dev or its allocation holds devices of our driver; 0 when it is
+ * not (*out has its identity only: ns, name, uid, deleting; no requests and
+ * no results); negative (EINVAL) when the object is not a claim or a field is
+ * over its bound (*out empty). */
 int rclaim_parse(const json_t *obj, struct rclaim *out, struct err **err) WARN_UNUSED;
 void rclaim_free(struct rclaim *c);
 

@@ -460,10 +460,15 @@ Test(claims, unallocated_or_foreign_claims_are_not_ours_and_bad_ones_are_refused
     json_t *o =
         json_loads("{\"metadata\":{\"namespace\":\"ns\",\"name\":\"c\",\"uid\":\"u\"}}", 0, NULL);
     cr_assert_eq(rclaim_parse(o, &c, &e), 0, "no requests of our class, not allocated: not ours");
+    cr_assert_str_eq(c.name, "c", "its identity is kept");
+    cr_assert(c.foreign);
+    cr_assert_eq(c.nreq + c.nres, 0);
+    rclaim_free(&c);
     json_decref(o);
     o = claim_json("[{\"request\":\"a\",\"driver\":\"gpu.nvidia.com\",\"pool\":\"n\","
                    "\"device\":\"x\"}]");
     cr_assert_eq(rclaim_parse(o, &c, &e), 0, "another driver's devices only");
+    rclaim_free(&c);
     json_decref(o);
     o = claim_json("[{\"driver\":\"mig.slicer.dev\",\"pool\":\"n\",\"device\":\"x\"}]");
     cr_assert_lt(rclaim_parse(o, &c, &e), 0, "a result without its request");
@@ -553,6 +558,7 @@ Test(claims, other_forms_are_ours_but_left_to_the_scheduler_and_foreign_classes_
     struct rclaim c;
     struct err *e = NULL;
     cr_assert_eq(rclaim_parse(o, &c, &e), 0, "another class only");
+    rclaim_free(&c);
     json_decref(o);
     /* A constraint (e.g. matchAttribute parentUUID) leaves it to the scheduler's allocator too. */
     o = json_loads("{\"metadata\":{\"namespace\":\"ns\",\"name\":\"c\",\"uid\":\"u\"},\"spec\":{"
@@ -577,6 +583,10 @@ Test(claims, selectors_of_the_plain_form_name_their_profile_and_nothing_else_doe
     cr_assert(rclaim_selector_profile(
         "  device.attributes[\"mig.slicer.dev\"][\"profile\"]=='1g.10gb+me' ", p, sizeof p));
     cr_assert_str_eq(p, "1g.10gb+me");
+    cr_assert(rclaim_selector_profile("device.attributes['mig.slicer.dev'].profile == '3g.20gb'", p,
+                                      sizeof p),
+              "single quotes, as YAML users write it");
+    cr_assert_str_eq(p, "3g.20gb");
     const char *no[] = {
         "device.attributes[\"mig.slicer.dev\"].profile == \"1g.5gb\" || true",
         "device.attributes[\"mig.slicer.dev\"].profile != \"1g.5gb\"",
