@@ -980,6 +980,7 @@ static int start_kubelet_side(struct agent *a, struct err **err)
         .kubelet_dir = c->kubelet_dir,
         .cdi_dir = c->cdi_dir,
         .host = {.driver_root = c->driver_root,
+                 .host_driver_root = c->host_driver_root,
                  .dev_root = c->dev_root,
                  .proc_root = c->proc_root,
                  .hook_path = c->cdi_hook},

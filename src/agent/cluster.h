@@ -38,8 +38,9 @@ struct cluster_config {
     const char *kubelet_dir;  /* NULL: /var/lib/kubelet */
     const char *cdi_dir;      /* NULL: /var/run/cdi */
     const char *driver_root, *dev_root, *proc_root,
-        *cdi_hook;           /* NULL: "/", "/", "/proc", NVIDIA's */
-    unsigned prepare_wait_s; /* 0: the default */
+        *cdi_hook;                /* NULL: "/", "/", "/proc", NVIDIA's */
+    const char *host_driver_root; /* NULL: driver_root (cdi_host) */
+    unsigned prepare_wait_s;      /* 0: the default */
 };
 
 /* Runs until SIGINT or SIGTERM (blocked in the calling thread and read from a

@@ -47,12 +47,16 @@
 
 /* Where the host's files are, as the agent sees them. NULL or "" fields take
  * the default. Device node host paths are dev_root + path (container path
- * unchanged); driver files' host paths are driver_root + path. */
+ * unchanged); driver files are found at driver_root + path and written in the
+ * spec as host_driver_root + path (the same unless the agent's container
+ * sees the host's driver root elsewhere, e.g. the host's / mounted at
+ * /driver-root). */
 struct cdi_host {
-    const char *driver_root; /* "/"; GPU Operator nodes: "/run/nvidia/driver" */
-    const char *dev_root;    /* "/" */
-    const char *proc_root;   /* "/proc": mig-minors is <proc_root>/driver/nvidia-caps/mig-minors */
-    const char *hook_path;   /* CDI_DEFAULT_HOOK; "none" writes no hooks at all */
+    const char *driver_root;      /* "/"; GPU Operator nodes: "/run/nvidia/driver" */
+    const char *host_driver_root; /* driver_root: that folder as the host (and runtime) sees it */
+    const char *dev_root;         /* "/" */
+    const char *proc_root; /* "/proc": mig-minors is <proc_root>/driver/nvidia-caps/mig-minors */
+    const char *hook_path; /* CDI_DEFAULT_HOOK; "none" writes no hooks at all */
 };
 
 /* One MIG slice to expose as one CDI device. Plain data. */

@@ -24,6 +24,7 @@ struct cdi_strs {
 
 struct cdi_driver {
     char *root;                /* the driver root, resolved ("/" for the host) */
+    char *host_root;           /* the same folder as the host sees it (hostPath prefix) */
     char version[64];          /* "550.54.15" */
     struct cdi_strs lib_dirs;  /* container folders of the lib*.so.<version> */
     struct cdi_files libs;     /* driver libraries, resolved, read-only mounts */

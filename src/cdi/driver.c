@@ -353,6 +353,10 @@ static int open_root(struct cdi_driver *d, const struct cdi_host *host, struct e
     struct stat st;
     if (stat(d->root, &st) < 0 || !S_ISDIR(st.st_mode))
         return err_set(err, ENOTDIR, "driver root %s is not a folder", root);
+    const char *hr = cdi_or(host ? host->host_driver_root : NULL, d->root);
+    if (hr[0] != '/')
+        return err_set(err, EINVAL, "host driver root %s is not an absolute path", hr);
+    d->host_root = xstrdup(hr);
     return 0;
 }
 
@@ -397,6 +401,7 @@ void cdi_driver_free(struct cdi_driver *d)
     if (d == NULL)
         return;
     free(d->root);
+    free(d->host_root);
     cdi_strs_free(&d->lib_dirs);
     cdi_files_free(&d->libs);
     cdi_files_free(&d->bins);

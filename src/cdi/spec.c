@@ -4,6 +4,7 @@
  * internal/platform-support/dgpu/nvml.go, internal/discover/{hooks,ldconfig,
  * mounts,ipc}.go); docs/internals/cdi.md says what and why. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,15 +194,23 @@ static json_t *hooks(const char *path, const struct cdi_driver *d)
 
 /* internal/discover/mounts.go and ipc.go: read-only bind mounts for driver
  * files; sockets writable but noexec. */
-static void add_mounts(json_t *mounts, const struct cdi_files *f, int ipc)
+static void add_mounts(json_t *mounts, const struct cdi_driver *d, const struct cdi_files *f,
+                       int ipc)
 {
     for (size_t i = 0; i < f->n; i++) {
         json_t *opts =
             ipc ? json_pack("[s,s,s,s,s]", "nosuid", "nodev", "rbind", "rprivate", "noexec")
                 : json_pack("[s,s,s,s,s]", "ro", "nosuid", "nodev", "rbind", "rprivate");
+        /* Found under the root as the agent sees it; mounted from the root as the host does. */
+        const char *h = f->v[i].host;
+        size_t rl = strcmp(d->root, "/") == 0 ? 0 : strlen(d->root);
+        bool under = strncmp(h, d->root, rl) == 0 && (h[rl] == '/' || h[rl] == '\0');
+        char *host =
+            under && d->host_root ? cdi_path_join(d->host_root, h[rl] ? h + rl : "/") : xstrdup(h);
         json_array_append_new(mounts,
-                              json_pack("{s:s, s:s, s:o}", "hostPath", f->v[i].host,
-                                        "containerPath", f->v[i].container, "options", opts));
+                              json_pack("{s:s, s:s, s:o}", "hostPath", host, "containerPath",
+                                        f->v[i].container, "options", opts));
+        free(host);
     }
 }
 
@@ -239,10 +248,10 @@ static int common_edits(const struct cdi_host *host, const struct cdi_driver *d,
         json_object_set_new(edits, "hooks", hooks(hook_path, d));
     if (d) {
         json_t *mounts = json_array();
-        add_mounts(mounts, &d->libs, 0);
-        add_mounts(mounts, &d->bins, 0);
-        add_mounts(mounts, &d->firmware, 0);
-        add_mounts(mounts, &d->ipc, 1);
+        add_mounts(mounts, d, &d->libs, 0);
+        add_mounts(mounts, d, &d->bins, 0);
+        add_mounts(mounts, d, &d->firmware, 0);
+        add_mounts(mounts, d, &d->ipc, 1);
         json_object_set_new(edits, "mounts", mounts);
     }
     *out = edits;

@@ -51,6 +51,10 @@ static const char usage[] =
     "  --cdi-dir DIR          where CDI specs are written (default /var/run/cdi)\n"
     "  --driver-root DIR      where the NVIDIA driver's files are (default /; GPU Operator\n"
     "                         nodes: /run/nvidia/driver)\n"
+    "  --host-driver-root DIR that folder as the host sees it, written in the CDI specs\n"
+    "                         (default: --driver-root; the DaemonSet mounts the host's / at\n"
+    "                         /driver-root and passes --driver-root /driver-root\n"
+    "                         --host-driver-root /)\n"
     "  --dev-root DIR         where the host's /dev is (default /)\n"
     "  --proc-root DIR        where the host's /proc is (default /proc): the MIG capability\n"
     "                         minors are in DIR/driver/nvidia-caps/mig-minors\n"
@@ -81,6 +85,7 @@ static int options(int argc, char **argv, struct cluster_config *cfg)
                                          {"kubelet-dir", required_argument, NULL, 'K'},
                                          {"cdi-dir", required_argument, NULL, 'C'},
                                          {"driver-root", required_argument, NULL, 'R'},
+                                         {"host-driver-root", required_argument, NULL, 'Q'},
                                          {"dev-root", required_argument, NULL, 'D'},
                                          {"proc-root", required_argument, NULL, 'P'},
                                          {"cdi-hook", required_argument, NULL, 'O'},
@@ -128,6 +133,9 @@ static int options(int argc, char **argv, struct cluster_config *cfg)
             break;
         case 'R':
             cfg->driver_root = optarg;
+            break;
+        case 'Q':
+            cfg->host_driver_root = optarg;
             break;
         case 'D':
             cfg->dev_root = optarg;

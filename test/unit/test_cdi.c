@@ -504,6 +504,39 @@ Test(cdi_spec, common_edits_hold_control_nodes_env_hooks_and_driver_files)
     fixture_free(&f);
 }
 
+Test(cdi_spec, mounts_name_the_hosts_driver_root_when_the_agent_sees_it_elsewhere)
+{
+    /* The DaemonSet mounts the host's / at /driver-root: files are found there, and the spec,
+     * read by the runtime on the host, names them from the host's /. */
+    struct fixture f = fixture();
+    cdi_driver_free(f.drv);
+    struct cdi_host host = {.driver_root = f.host.driver_root, .host_driver_root = "/host/root"};
+    struct err *e = NULL;
+    cr_assert_eq(cdi_driver_discover(&host, &f.drv, &e), 0, "%s", err_msg(e));
+    json_t *spec = build_ok(&f, &mig_a, 1);
+    json_t *m;
+    size_t i, n = 0;
+    json_array_foreach(json_object_get(json_object_get(spec, "containerEdits"), "mounts"), i, m)
+    {
+        const char *c = json_string_value(json_object_get(m, "containerPath"));
+        const char *h = json_string_value(json_object_get(m, "hostPath"));
+        cr_assert_eq(strncmp(h, "/host/root/", 11), 0, "%s: not under the host's root", h);
+        if (strncmp(c, "/lib/", 5) == 0 && strncmp(h + 10, "/usr/", 5) == 0)
+            h += 4; /* resolved through the root's lib -> usr/lib */
+        cr_assert_str_eq(h + 10, c, "host path = host driver root + path");
+        n++;
+    }
+    cr_assert_eq(n, 8);
+    json_decref(spec);
+    host.host_driver_root = "relative";
+    struct cdi_driver *d = NULL;
+    cr_assert_lt(cdi_driver_discover(&host, &d, &e), 0);
+    cr_assert(strstr(err_msg(e), "host driver root relative is not an absolute path"), "%s",
+              err_msg(e));
+    err_free(&e);
+    fixture_free(&f);
+}
+
 Test(cdi_spec, hook_path_choices_and_no_driver)
 {
     struct fixture f = fixture();
