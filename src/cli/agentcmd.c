@@ -11,6 +11,7 @@
 
 #include "agent/cluster.h"
 #include "base/log.h"
+#include "cli/handoff.h"
 #include "cli/hostcmd.h"
 
 static const char usage[] =
@@ -38,14 +39,16 @@ static const char usage[] =
     "  --events KIND          which Events it writes: 'warnings' (default: NVMLError,\n"
     "                         ForeignInstance, NodeRebooted) or 'all' (also SliceCreated and\n"
     "                         SliceDestroyed for every slice: two more API writes each)\n"
-    "  --handoff MODE         how containers get their slices: 'env' (default: the\n"
-    "                         controller annotates the pod, the webhook's env reads it) or\n"
-    "                         'dra' (Kubernetes 1.34+: the agent is the DRA driver\n"
-    "                         mig.slicer.dev and publishes each GPU as ResourceSlices of\n"
-    "                         partitionable devices, one per profile and placement; in 'env'\n"
-    "                         mode it removes any it published before), serves the\n"
-    "                         kubelet's plugin sockets and answers NodePrepareResources with\n"
-    "                         CDI devices that hold exactly the claim's MIG slices\n"
+    "  --handoff MODE         how containers get their slices: 'auto' (default: 'dra' when\n"
+    "                         the DeviceClass mig.slicer.dev is installed, which needs\n"
+    "                         Kubernetes 1.34+, else 'env'), 'dra' or 'env'. dra: the\n"
+    "                         agent is the DRA driver mig.slicer.dev: it publishes each GPU\n"
+    "                         as ResourceSlices of partitionable devices (one per profile\n"
+    "                         and placement), serves the kubelet's plugin sockets and\n"
+    "                         answers NodePrepareResources with CDI devices that hold\n"
+    "                         exactly the claim's MIG slices. env (legacy, trusts the node's\n"
+    "                         runtime): mig.slicer.dev/<profile> capacity on the Node, and\n"
+    "                         any ResourceSlices a DRA-mode run published are removed\n"
     "  --kubelet-dir DIR      the kubelet's root (default /var/lib/kubelet): sockets in\n"
     "                         DIR/plugins_registry and DIR/plugins/mig.slicer.dev\n"
     "  --cdi-dir DIR          where CDI specs are written (default /var/run/cdi)\n"
@@ -73,8 +76,11 @@ static const char usage[] =
     "GPUNode says Ready=False; MIG instances stay (a restart finds them again).\n"
     "exit codes: 0 stopped cleanly, 2 usage error, 3 failure (API, NVML, journal)\n";
 
+static enum cli_handoff agent_handoff;
+
 static int options(int argc, char **argv, struct cluster_config *cfg)
 {
+    agent_handoff = CLI_HANDOFF_AUTO;
     static const struct option opts[] = {{"kubeconfig", required_argument, NULL, 'k'},
                                          {"node-name", required_argument, NULL, 'n'},
                                          {"state-dir", required_argument, NULL, 'd'},
@@ -119,11 +125,11 @@ static int options(int argc, char **argv, struct cluster_config *cfg)
             cfg->normal_events = strcmp(optarg, "all") == 0;
             break;
         case 'H':
-            if (strcmp(optarg, "dra") != 0 && strcmp(optarg, "env") != 0) {
-                fprintf(stderr, "slicer agent: --handoff is 'env' or 'dra', not '%s'\n", optarg);
+            if (!cli_handoff_parse(optarg, &agent_handoff)) {
+                fprintf(stderr, "slicer agent: --handoff is 'auto', 'env' or 'dra', not '%s'\n",
+                        optarg);
                 return 2;
             }
-            cfg->dra = strcmp(optarg, "dra") == 0;
             break;
         case 'K':
             cfg->kubelet_dir = optarg;
@@ -208,7 +214,8 @@ int cmd_agent_cluster(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     struct err *e = NULL;
-    if (cluster_run(&cfg, &e) < 0) {
+    if (cli_handoff_resolve(agent_handoff, cfg.kubeconfig, "agent", &cfg.dra, &e) < 0 ||
+        cluster_run(&cfg, &e) < 0) {
         log_error("%s", err_msg(e));
         err_free(&e);
         return 3;

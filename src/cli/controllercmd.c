@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "cli/cli.h"
+#include "cli/handoff.h"
 #include "controller/controller.h"
 
 #define CTL_EXIT_LOST 4 /* leadership lost: the process stops acting and exits */
@@ -17,7 +18,7 @@ static const char controller_usage[] =
     "                         [--leader-elect | --no-leader-elect] [--lease-namespace NS]\n"
     "                         [--lease-name NAME] [--identity ID] [--lease-duration S]\n"
     "                         [--renew-deadline S] [--retry-period S] [--retry-backoff MS]\n"
-    "                         [--kube-qps N] [--kube-burst N] [--handoff env|dra]\n"
+    "                         [--kube-qps N] [--kube-burst N] [--handoff auto|env|dra]\n"
     "\n"
     "Places pods that ask for MIG slices across the cluster. It watches pods labelled\n"
     "slicer.dev/managed=true (the webhook labels and gates them), collects those whose\n"
@@ -55,12 +56,16 @@ static const char controller_usage[] =
     "  --kube-qps N          API requests per second this client may send (default 500;\n"
     "                        each placed pod costs about 4: slice, ungate, 2 Events)\n"
     "  --kube-burst N        requests it may send at once above that rate (default 1000)\n"
-    "  --handoff MODE        'env' (default) or 'dra' (Kubernetes 1.34+, with the agents'\n"
-    "                        --handoff dra): also watch ResourceClaims and write a GPUSlice\n"
-    "                        (label slicer.dev/claim-uid, owned by the claim) for every device\n"
-    "                        of driver mig.slicer.dev a claim is allocated, so that the node's\n"
-    "                        agent makes it before the kubelet prepares the claim; released\n"
-    "                        when the claim is deallocated or deleted\n"
+    "  --handoff MODE        'auto' (default: 'dra' when the DeviceClass mig.slicer.dev is\n"
+    "                        installed, which needs Kubernetes 1.34+, else 'env'), 'dra' or\n"
+    "                        'env'. dra: place the ResourceClaims of gated pods and write\n"
+    "                        their allocation (devices, node, the pod reserved) as\n"
+    "                        kube-scheduler would, make slicer's per-profile claim templates,\n"
+    "                        and write a GPUSlice for every device of driver mig.slicer.dev a\n"
+    "                        claim is allocated (whoever allocated it), so that the node's\n"
+    "                        agent makes it before the kubelet prepares the claim. env\n"
+    "                        (legacy, trusts the node's runtime): the pod's MIG UUIDs in\n"
+    "                        annotations for NVIDIA_VISIBLE_DEVICES\n"
     "  -h, --help            this text\n"
     "\n"
     "Stops on SIGINT or SIGTERM (releasing the Lease so a standby takes over at once).\n"
@@ -105,6 +110,8 @@ static int number(const char *opt, const char *v, long lo, long hi, int scale, i
     return -1;
 }
 
+static enum cli_handoff controller_handoff;
+
 static int one_option(int c, struct ctl_config *cfg)
 {
     switch (c) {
@@ -145,11 +152,10 @@ static int one_option(int c, struct ctl_config *cfg)
     case OPT_BURST:
         return number("--kube-burst", optarg, 1, 100000, 1, &cfg->burst);
     case OPT_HANDOFF:
-        if (strcmp(optarg, "env") == 0 || strcmp(optarg, "dra") == 0) {
-            cfg->dra = strcmp(optarg, "dra") == 0;
+        if (cli_handoff_parse(optarg, &controller_handoff))
             return -1;
-        }
-        fprintf(stderr, "slicer controller: --handoff is 'env' or 'dra', not '%s'\n", optarg);
+        fprintf(stderr, "slicer controller: --handoff is 'auto', 'env' or 'dra', not '%s'\n",
+                optarg);
         return CLI_USAGE;
     case 'h':
         fputs(controller_usage, stdout);
@@ -231,10 +237,16 @@ int cmd_controller(int argc, char **argv)
                              .retry_backoff_ms = 5000,
                              .qps = 500,
                              .burst = 1000};
+    controller_handoff = CLI_HANDOFF_AUTO;
     int rc = controller_options(argc, argv, &cfg);
     if (rc >= 0)
         return rc;
     struct err *e = NULL;
+    if (cli_handoff_resolve(controller_handoff, cfg.kubeconfig, "controller", &cfg.dra, &e) < 0) {
+        log_error("slicer controller: %s", err_msg(e));
+        err_free(&e);
+        return CLI_FAILURE;
+    }
     rc = ctl_run(&cfg, &e);
     if (rc < 0) {
         log_error("slicer controller: %s", err_msg(e));

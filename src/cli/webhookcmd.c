@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "cli/cli.h"
+#include "cli/handoff.h"
 #include "controller/offer.h"
 #include "kube/kube_config.h"
 #include "webhook/offer.h"
@@ -18,7 +19,7 @@
 
 static const char webhook_usage[] =
     "usage: slicer webhook --tls-cert FILE --tls-key FILE [--address ADDR] [--port PORT]\n"
-    "                      [--kubeconfig FILE | --no-cluster-offer] [--handoff env|dra]\n"
+    "                      [--kubeconfig FILE | --no-cluster-offer] [--handoff auto|env|dra]\n"
     "\n"
     "Serves the mutating admission webhook for pods over HTTPS (TLS 1.2 and 1.3). A pod\n"
     "whose containers limit nvidia.com/mig-<profile>: N gets the scheduling gate\n"
@@ -46,7 +47,9 @@ static const char webhook_usage[] =
     "  --kubeconfig FILE the API server to watch GPUNodes on (default: $KUBECONFIG,\n"
     "                    else in-cluster; none found: accept the whole catalog)\n"
     "  --no-cluster-offer do not watch GPUNodes: accept every profile of the catalog\n"
-    "  --handoff MODE    how a pod gets its slices (default env):\n"
+    "  --handoff MODE    how a pod gets its slices: auto (default: dra when the\n"
+    "                    DeviceClass mig.slicer.dev is installed, else env; env without\n"
+    "                    a Kubernetes configuration or with --no-cluster-offer), or:\n"
     "                    dra: the pod gets a ResourceClaim per (container, profile) from\n"
     "                    slicer's per-profile ResourceClaimTemplate; the kubelet hands the\n"
     "                    device over through DRA and CDI (Kubernetes 1.34+, with the\n"
@@ -65,6 +68,7 @@ struct webhook_cmd {
     struct webhook_config cfg;
     const char *kubeconfig;
     bool no_offer;
+    enum cli_handoff handoff;
 };
 
 static volatile sig_atomic_t webhook_stop;
@@ -108,11 +112,11 @@ static int webhook_options(int argc, char **argv, struct webhook_cmd *w)
         } else if (c == 'N') {
             w->no_offer = true;
         } else if (c == 'H') {
-            if (strcmp(optarg, "env") != 0 && strcmp(optarg, "dra") != 0) {
-                fprintf(stderr, "slicer webhook: --handoff is 'env' or 'dra', not '%s'\n", optarg);
+            if (!cli_handoff_parse(optarg, &w->handoff)) {
+                fprintf(stderr, "slicer webhook: --handoff is 'auto', 'env' or 'dra', not '%s'\n",
+                        optarg);
                 return CLI_USAGE;
             }
-            cfg->handoff = strcmp(optarg, "dra") == 0 ? MUTATE_DRA : MUTATE_ENV;
         } else if (c == 'h') {
             fputs(webhook_usage, stdout);
             return CLI_OK;
@@ -179,7 +183,7 @@ static void *offer_loop(void *arg)
 /* Starts the watch when a Kubernetes configuration is found. Returns 0 (t->client
  * NULL when there is none and none was asked for), or -1 when --kubeconfig
  * cannot be used. */
-static int offer_start(const struct webhook_cmd *w, struct offer_thread *t)
+static int offer_start(struct webhook_cmd *w, struct offer_thread *t)
 {
     struct kube_config *kc = NULL;
     struct err *e = NULL;
@@ -189,11 +193,19 @@ static int offer_start(const struct webhook_cmd *w, struct offer_thread *t)
             err_free(&e);
             return -1;
         }
-        log_info("webhook: no Kubernetes configuration (%s): accepting the whole catalog",
-                 err_msg(e));
+        log_info("webhook: no Kubernetes configuration (%s): accepting the whole catalog%s",
+                 err_msg(e), w->handoff == CLI_HANDOFF_AUTO ? ", --handoff env" : "");
         err_free(&e);
         return 0;
     }
+    bool dra = false;
+    if (cli_handoff_resolve(w->handoff, w->kubeconfig, "webhook", &dra, &e) < 0) {
+        kube_config_free(kc);
+        log_error("slicer webhook: %s", err_msg(e));
+        err_free(&e);
+        return -1;
+    }
+    w->cfg.handoff = dra ? MUTATE_DRA : MUTATE_ENV;
     struct kube_client_opts co = {.user_agent = "slicer-webhook"};
     int rc = kube_client_new(kc, &co, &t->client, &e);
     kube_config_free(kc);
@@ -227,6 +239,8 @@ int cmd_webhook(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     struct offer_thread t = {0};
+    if (w.handoff != CLI_HANDOFF_AUTO)
+        w.cfg.handoff = w.handoff == CLI_HANDOFF_DRA ? MUTATE_DRA : MUTATE_ENV;
     if (!w.no_offer && offer_start(&w, &t) < 0)
         return CLI_FAILURE;
     w.cfg.live_offer = t.offer;

@@ -34,7 +34,7 @@ slicer agent --help
 expect_out "slicer agent --help documents --handoff" "--handoff MODE"
 slicer agent --handoff magic
 expect_rc "--handoff magic is a usage error (2)" 2
-expect_err "...naming the choices" "--handoff is 'env' or 'dra', not 'magic'"
+expect_err "...naming the choices" "--handoff is 'auto', 'env' or 'dra', not 'magic'"
 
 CALL=$("$SRC/test/lib/gobuild.sh" "$SRC/test/kubelet" ./call) || { echo "FAIL - building test/kubelet/call"; exit 1; }
 CDICHECK=$("$SRC/test/lib/gobuild.sh" "$SRC/test/cdi") || { echo "FAIL - building test/cdi"; exit 1; }
@@ -44,7 +44,7 @@ FX=$T/nvidia
 # driver, dev and proc roots (what a GPU node shows; the emulated GPUs' minors are 0..N-1).
 dra_flags() {
     printf '%s\n' --handoff dra --kubelet-dir "$T/kubelet-$1" --cdi-dir "$T/cdi-$1" \
-        --driver-root "$FX/driver" --dev-root "$FX/dev" --proc-root "$FX/proc" --cdi-hook none \
+        --driver-root "$FX/driver" --host-driver-root "$FX/driver" --dev-root "$FX/dev" --proc-root "$FX/proc" --cdi-hook none \
         --prepare-timeout 20
 }
 dra_agent() { local f; mapfile -t f < <(dra_flags "$1"); e2e_agent "$1" "${f[@]}"; }
@@ -323,7 +323,7 @@ out=$(rvs)
 [[ "$out" == "$before" ]] && ok "an agent restarted with the same GPUs leaves its slices as they were" ||
     fail "an agent restarted with the same GPUs leaves its slices as they were" "$before"
 e2e_kill agent-gpu-node-0
-e2e_agent gpu-node-0
+e2e_agent gpu-node-0 --handoff env
 no_slices() { [[ "$(slices_of gpu-node-0 | jq length)" == 0 ]]; }
 wait_for 60 no_slices && ok "--handoff env removes the slices dra mode published" ||
     fail "--handoff env removes the slices dra mode published" "no ResourceSlice of gpu-node-0"

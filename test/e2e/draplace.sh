@@ -28,8 +28,8 @@ source "$SRC/test/lib/e2e.sh"
 FX=$T/nvidia
 "$SRC/test/lib/nvidia-fixture.sh" "$FX" 2
 dra_flags() {
-    printf '%s\n' --handoff dra --kubelet-dir "$T/kubelet-$1" --cdi-dir "$T/cdi-$1" \
-        --driver-root "$FX/driver" --dev-root "$FX/dev" --proc-root "$FX/proc" --cdi-hook none
+    printf '%s\n' --kubelet-dir "$T/kubelet-$1" --cdi-dir "$T/cdi-$1" \
+        --driver-root "$FX/driver" --host-driver-root "$FX/driver" --dev-root "$FX/dev" --proc-root "$FX/proc" --cdi-hook none
 }
 dra_agent() { local f; mapfile -t f < <(dra_flags "$1"); e2e_agent "$1" "${f[@]}"; }
 dra_gpu_node() { local f; mapfile -t f < <(dra_flags "$1"); e2e_gpu_node "$1" "$2" -- "${f[@]}"; }
@@ -37,11 +37,16 @@ dra_gpu_node() { local f; mapfile -t f < <(dra_flags "$1"); e2e_gpu_node "$1" "$
 e2e_up
 ok "a real control plane is up"
 k apply -f "$SRC/deploy/base/deviceclass.yaml" >/dev/null
-e2e_webhook --handoff dra || { echo "FAIL - the webhook did not start"; exit 1; }
-e2e_controller one --handoff dra || { echo "FAIL - the controller did not start"; exit 1; }
+# No --handoff anywhere: deploy/'s flags, whose default (auto) is DRA once the DeviceClass is in.
+e2e_webhook || { echo "FAIL - the webhook did not start"; exit 1; }
+e2e_controller one || { echo "FAIL - the controller did not start"; exit 1; }
 dra_gpu_node gpu-node-1 A100-SXM4-40GB:1 || { echo "FAIL - could not start gpu-node-1"; exit 1; }
 pool() { [[ -n "$(k get resourceslices --field-selector spec.nodeName=gpu-node-1 -o name)" ]]; }
 wait_for 60 pool || fail "gpu-node-1 publishes its ResourceSlices" "within 60 s"
+n=$(cat "$T/webhook.log" "$T/controller-one.log" "$T/agent-gpu-node-1.log" |
+    grep -c -- '--handoff auto: DRA (DeviceClass mig.slicer.dev is installed)')
+[[ $n -eq 3 ]] && ok "webhook, controller and agent choose the DRA handoff by default (the DeviceClass is in)" ||
+    fail "webhook, controller and agent choose the DRA handoff by default (the DeviceClass is in)" "3 log lines, got $n"
 
 deployment() { # deployment NAME PROFILE REPLICAS
     cat <<EOF | k apply -f - >/dev/null
@@ -156,7 +161,7 @@ gated=$(pods_of fault | jq '[.items[] | select(.spec.schedulingGates)] | length'
 [[ "$gated" -eq 3 ]] && ok "...and the pods stay gated while their slices are not made" ||
     fail "...and the pods stay gated while their slices are not made" "3 gated, got $gated"
 e2e_kill controller-one
-e2e_controller one --handoff dra || fail "the controller restarts" "started"
+e2e_controller one || fail "the controller restarts" "started"
 dra_agent gpu-node-1 || fail "the agent restarts" "started"
 if wait_for 120 all_running fault 3; then
     ok "...after a controller restart and the agent's return, the 3 pods run"

@@ -27,6 +27,12 @@ wait_for 30 typed && ok "...and its CEL type-checks without warnings" ||
 e2e_webhook || { fail "slicer webhook starts" "a serving webhook"; summary; exit 1; }
 e2e_controller one
 e2e_gpu_node gpu-0 A100-SXM4-40GB:1 || { fail "node gpu-0 and its agent start" "a Ready node"; summary; exit 1; }
+auto_env() {
+    [[ $(cat "$T/webhook.log" "$T/controller-one.log" "$T/agent-gpu-0.log" |
+        grep -c -- '--handoff auto: env (no DeviceClass mig.slicer.dev') -eq 3 ]]
+}
+wait_for 20 auto_env && ok "without slicer's DeviceClass, webhook, controller and agent choose the env handoff" ||
+    fail "without slicer's DeviceClass, webhook, controller and agent choose the env handoff" "3 log lines"
 k create namespace team >/dev/null
 wait_for 20 k get serviceaccount default -n team -o name >/dev/null 2>&1
 # A tenant: may create, update and patch pods in its namespace, nothing else.

@@ -36,7 +36,7 @@ ok "a real kubelet runs $NODE on fakecri (runtime $(k get node "$NODE" -o jsonpa
 mkdir -p "$T/agent-$NODE"
 echo A100-SXM4-40GB:1 >"$T/agent-$NODE/gpus"
 CDI=$T/cdi
-agent_flags=(--handoff dra --kubelet-dir "$KD/root" --cdi-dir "$CDI" --driver-root "$FX/driver"
+agent_flags=(--handoff dra --kubelet-dir "$KD/root" --cdi-dir "$CDI" --driver-root "$FX/driver" --host-driver-root "$FX/driver"
     --dev-root "$FX/dev" --proc-root "$FX/proc" --cdi-hook none)
 e2e_agent "$NODE" "${agent_flags[@]}"
 e2e_controller one --handoff dra
