@@ -128,7 +128,7 @@ static void resolve(struct ctl *ctl, struct mpod *m, struct resolved *r)
             snprintf(r->leave, sizeof r->leave,
                      "ResourceClaim %s asks in a form slicer's placement does not read (only "
                      "requests of one profile by `device.attributes[\"%s\"].profile == \"...\"`, "
-                     "ExactCount, no constraints, no other classes)",
+                     "ExactCount, no constraint but matchAttribute parentUUID, no other classes)",
                      c->name, RSLICE_DRIVER);
         }
     }
@@ -152,6 +152,7 @@ static void resolve(struct ctl *ctl, struct mpod *m, struct resolved *r)
             snprintf(a->container, sizeof a->container, "%s", rq->name);
             snprintf(a->profile, sizeof a->profile, "%s", rq->profile);
             a->count = rq->count;
+            a->group = r->c[j]->same_gpu ? (uint8_t)(j + 1) : 0;
             m->ask_claim[k] = (uint8_t)j;
             m->ask_req[k] = (uint8_t)q;
             slices += rq->count;

@@ -26,6 +26,8 @@ struct ctl_ask {
     char container[32];            /* "devices-<i>" or "devices-init-<i>": the annotation suffix */
     char profile[CTL_PROFILE_MAX]; /* the catalog's name: "1g.5gb+me" */
     unsigned count;
+    uint8_t group; /* 0, or asks of one group k > 0 all go on one GPU (DRA: a claim's
+                      matchAttribute mig.slicer.dev/parentUUID) */
 };
 
 enum ctl_gate_state {

@@ -41,25 +41,97 @@ static unsigned score_of(const struct place_gpu *g, size_t n)
     return s;
 }
 
-/* Places all of the pod's asks on one node's GPUs (a copy). False when not all fit. */
+/* Places the asks of `group` (all of them, on one GPU: the one they cost least, or under
+ * first-fit the first that takes them) into c->gpus, their slices at c->slices[*used...].
+ * False (c->why) when no single GPU takes them all. */
+static bool place_group(const struct ctl_gpu_node *n, const struct ctl_pod *p, uint8_t group,
+                        enum place_policy policy, struct candidate *c, size_t *used)
+{
+    struct place_req reqs[CTL_MAX_ASKS];
+    unsigned ask[CTL_MAX_ASKS], nr = 0;
+    for (unsigned a = 0; a < p->nasks; a++)
+        if (p->asks[a].group == group) {
+            reqs[nr] = (struct place_req){
+                .profile = p->asks[a].profile, .count = p->asks[a].count, .owner = a + 1};
+            ask[nr++] = a;
+        }
+    struct place_gpu best_gpu, one;
+    struct place_outcome out[CTL_MAX_ASKS], best_out[CTL_MAX_ASKS];
+    struct place_slice sl[CTL_MAX_SLICES], best_sl[CTL_MAX_SLICES];
+    int best = -1;
+    unsigned best_loss = 0;
+    for (size_t g = 0; g < n->ngpus; g++) {
+        one = c->gpus[g];
+        if (place_batch(&one, 1, reqs, nr, policy, out, sl) < nr) {
+            for (unsigned k = 0; k < nr; k++)
+                if (out[k].why != PLACE_OK)
+                    c->why = out[k].why;
+            continue;
+        }
+        unsigned before = place_score(&c->gpus[g]), after = place_score(&one);
+        unsigned loss = before > after ? before - after : 0;
+        if (best < 0 || loss < best_loss) {
+            best = (int)g;
+            best_loss = loss;
+            best_gpu = one;
+            memcpy(best_out, out, nr * sizeof *out);
+            memcpy(best_sl, sl, sizeof sl);
+        }
+        if (policy == PLACE_FIRST_FIT)
+            break;
+    }
+    if (best < 0)
+        return false;
+    c->gpus[best] = best_gpu;
+    size_t total = 0;
+    for (unsigned k = 0; k < nr; k++) {
+        c->outcome[ask[k]] = (struct place_outcome){PLACE_OK, *used + best_out[k].first};
+        total += reqs[k].count;
+    }
+    for (size_t x = 0; x < total; x++) {
+        c->slices[*used + x] = best_sl[x];
+        c->slices[*used + x].gpu = (uint32_t)best;
+    }
+    *used += total;
+    return true;
+}
+
+/* Places all of the pod's asks on one node's GPUs (a copy): same-GPU groups first, each on
+ * one GPU, then the others across all of them. False when not all fit. */
 static bool try_node(const struct ctl_gpu_node *n, const struct ctl_pod *p,
                      enum place_policy policy, struct candidate *c)
 {
     struct place_req reqs[CTL_MAX_ASKS];
+    unsigned ask[CTL_MAX_ASKS], nr = 0;
+    size_t used = 0;
     if (n->ngpus > CTL_MAX_GPUS) { /* the view is built with at most that many */
         c->why = PLACE_TOO_MANY;
         return false;
     }
-    for (unsigned a = 0; a < p->nasks; a++)
-        reqs[a] = (struct place_req){
-            .profile = p->asks[a].profile, .count = p->asks[a].count, .owner = a + 1};
     memcpy(c->gpus, n->gpus, n->ngpus * sizeof *c->gpus);
-    size_t placed = place_batch(c->gpus, n->ngpus, reqs, p->nasks, policy, c->outcome, c->slices);
-    if (placed < p->nasks) {
-        c->why = PLACE_NO_MEMORY;
-        for (unsigned a = 0; a < p->nasks; a++)
-            if (c->outcome[a].why != PLACE_OK)
-                c->why = c->outcome[a].why;
+    c->why = PLACE_NO_MEMORY;
+    uint32_t done = 0; /* groups placed (bit g) */
+    for (unsigned a = 0; a < p->nasks; a++) {
+        uint8_t g = p->asks[a].group;
+        if (g == 0) {
+            reqs[nr] = (struct place_req){
+                .profile = p->asks[a].profile, .count = p->asks[a].count, .owner = a + 1};
+            ask[nr++] = a;
+        } else if (!(done & (1u << (g % 32)))) {
+            if (!place_group(n, p, g, policy, c, &used))
+                return false;
+            done |= 1u << (g % 32);
+        }
+    }
+    struct place_outcome out[CTL_MAX_ASKS];
+    size_t placed =
+        nr ? place_batch(c->gpus, n->ngpus, reqs, nr, policy, out, c->slices + used) : 0;
+    for (unsigned k = 0; k < nr; k++)
+        c->outcome[ask[k]] = (struct place_outcome){out[k].why, used + out[k].first};
+    if (placed < nr) {
+        for (unsigned k = 0; k < nr; k++)
+            if (out[k].why != PLACE_OK)
+                c->why = out[k].why;
         return false;
     }
     c->free_mem = free_mem_slices(n->gpus, n->ngpus);

@@ -115,6 +115,25 @@ static void parse_request(const char *name, const json_t *exactly, struct rclaim
     r->plain = true;
 }
 
+/* spec.devices.constraints: the one slicer's placement honours is every device on one
+ * GPU (matchAttribute parentUUID over all `nreqs` requests); any other is `constrained`. */
+static void parse_constraints(const json_t *list, size_t nreqs, struct rclaim *c)
+{
+    size_t i;
+    const json_t *k;
+    json_array_foreach(list, i, k)
+    {
+        const char *ma = str(k, "matchAttribute");
+        size_t nr = json_array_size(json_object_get(k, "requests"));
+        bool same = ma && strcmp(ma, RSLICE_DRIVER "/parentUUID") == 0 &&
+                    (nr == 0 || nr == nreqs) && json_object_size(k) <= 2;
+        if (same)
+            c->same_gpu = true;
+        else
+            c->constrained = true;
+    }
+}
+
 /* spec.devices.requests: ours kept, others noted as foreign. */
 static int parse_requests(const json_t *devices, struct rclaim *c, struct err **err)
 {
@@ -124,7 +143,6 @@ static int parse_requests(const json_t *devices, struct rclaim *c, struct err **
         return err_set(err, EINVAL, "ResourceClaim %s/%s: %zu requests (at most %d)", c->ns,
                        c->name, n, RCLAIM_MAX_REQUESTS);
     c->req = xcalloc(n ? n : 1, sizeof *c->req);
-    c->constrained = json_array_size(json_object_get(devices, "constraints")) > 0;
     for (size_t i = 0; i < n; i++) {
         const json_t *r = json_array_get(reqs, i);
         const char *name = str(r, "name");
@@ -157,6 +175,7 @@ static int parse_requests(const json_t *devices, struct rclaim *c, struct err **
         }
         parse_request(name, exactly, &c->req[c->nreq++]);
     }
+    parse_constraints(json_object_get(devices, "constraints"), n, c);
     return 0;
 }
 

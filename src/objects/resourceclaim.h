@@ -47,7 +47,9 @@ struct rclaim {
     bool finalizer;           /* metadata.finalizers has RCLAIM_FINALIZER */
     bool has_finalizers;      /* metadata.finalizers is a non-empty array */
     bool allocated;           /* status.allocation is set (by anyone, any driver) */
-    bool constrained;         /* spec.devices.constraints is not empty */
+    bool constrained;         /* a constraint slicer's placement does not honour */
+    bool same_gpu;            /* matchAttribute mig.slicer.dev/parentUUID over all its requests:
+                                 every device on one GPU */
     bool foreign;             /* it also asks for devices of other classes */
     char *pod_name, *pod_uid; /* the first pod in status.reservedFor, "" when none */
     size_t nreserved;         /* entries of status.reservedFor */
@@ -66,8 +68,8 @@ struct rclaim {
 int rclaim_parse(const json_t *obj, struct rclaim *out, struct err **err) WARN_UNUSED;
 void rclaim_free(struct rclaim *c);
 
-/* True when slicer's placement can serve the claim: every request plain,
- * no constraints, no other classes, not allocated, not being deleted. */
+/* True when slicer's placement can serve the claim: every request plain, no
+ * constraint but same_gpu, no other classes, not allocated, not being deleted. */
 bool rclaim_placeable(const struct rclaim *c);
 
 /* The profile of a selector expression of the plain form, into buf; false

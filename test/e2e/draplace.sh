@@ -211,6 +211,45 @@ expect_out "...on a 2-slice device" '^gpu0-(1g-10gb|2g-10gb)-at[0-6]$'
 k delete pod own-claim --wait=false >/dev/null
 wait_for 120 nothing_left || fail "its slice goes" "nothing left"
 
+# A user's claim that keeps its 2 slices on one GPU (matchAttribute parentUUID): slicer places it.
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: resource.k8s.io/v1
+kind: ResourceClaim
+metadata: {name: pair, namespace: default}
+spec:
+  devices:
+    requests:
+      - name: mig
+        exactly:
+          deviceClassName: mig.slicer.dev
+          selectors:
+            - cel: {expression: 'device.attributes["mig.slicer.dev"].profile == "1g.5gb"'}
+          count: 2
+    constraints:
+      - matchAttribute: mig.slicer.dev/parentUUID
+EOF
+wait_for 20 k get resourceclaim pair -o name >/dev/null 2>&1
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: v1
+kind: Pod
+metadata: {name: pair-pod, namespace: default, labels: {slicer.dev/managed: "true"}}
+spec:
+  schedulingGates: [{name: slicer.dev/gpu-slice}]
+  resourceClaims: [{name: mig, resourceClaimName: pair}]
+  containers:
+    - name: c
+      image: registry.k8s.io/pause:3.10
+      resources: {claims: [{name: mig}]}
+EOF
+if wait_for 90 running pair-pod; then ok "a user's claim of 2 x 1g.5gb on one GPU (matchAttribute parentUUID) runs"; else fail "a user's claim of 2 x 1g.5gb on one GPU (matchAttribute parentUUID) runs" "Running"; fi
+grep -q "ResourceClaim default/pair allocated on gpu-node-1" "$T/controller-one.log" &&
+    ok "...placed by slicer" || fail "...placed by slicer" "the controller's allocation"
+out=$(allocated | sort | tr '\n' ' ')
+expect_out "...2 devices of one GPU" '^gpu0-1g-5gb-at[0-6] gpu0-1g-5gb-at[0-6] $'
+k delete pod pair-pod >/dev/null
+k delete resourceclaim pair >/dev/null
+wait_for 120 nothing_left || fail "its slices go" "nothing left"
+
 cat <<EOF | k apply -f - >/dev/null
 apiVersion: resource.k8s.io/v1
 kind: ResourceClaim

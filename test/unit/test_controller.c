@@ -373,3 +373,38 @@ Test(sched, room_is_spent_as_pods_are_placed)
         ctl_pod_free(&p[i]);
     free_cluster(&c);
 }
+
+Test(sched, a_same_gpu_group_lands_whole_on_one_gpu_or_not_at_all)
+{
+    struct cluster c = {0};
+    add_node(&c, NODE("n0", "", ""), "A100-SXM4-40GB", 2);
+    const struct cat_gpu *m = c.gpus[0][0].model;
+    /* GPU 0 keeps one free memory slice (a 1g.5gb at 6), GPU 1 is empty. */
+    cr_assert_eq(place_add(&c.gpus[0][0], (unsigned)cat_profile_index(m, "4g.20gb"), 0, 99),
+                 PLACE_OK);
+    cr_assert_eq(place_add(&c.gpus[0][0], (unsigned)cat_profile_index(m, "2g.10gb"), 4, 99),
+                 PLACE_OK);
+    struct cluster before = c;
+    struct ctl_pod p = pod_of(MIG_POD("p", "\"mig.slicer.dev/1g.5gb\":\"2\"", ""));
+    const struct ctl_pod *pp[] = {&p};
+    struct ctl_decision d[1];
+    ctl_schedule(c.view, c.n, pp, 1, PLACE_BEST_FIT, d);
+    cr_assert_eq(d[0].node, 0);
+    cr_expect_neq(d[0].slices[0].gpu, d[0].slices[1].gpu,
+                  "ungrouped, best-fit fills GPU 0's last slice with one of them");
+    c = before;
+    p.asks[0].group = 1; /* a claim's matchAttribute mig.slicer.dev/parentUUID */
+    ctl_schedule(c.view, c.n, pp, 1, PLACE_BEST_FIT, d);
+    cr_assert_eq(d[0].node, 0);
+    cr_expect_eq(d[0].slices[0].gpu, 1);
+    cr_expect_eq(d[0].slices[1].gpu, 1, "grouped: both on the one GPU that takes both");
+    check_exact(&before, d, 1, pp);
+    /* 8 x 1g.5gb on one GPU cannot be (7 at most): the group is refused, nothing placed. */
+    c = before;
+    p.asks[0].count = 8;
+    ctl_schedule(c.view, c.n, pp, 1, PLACE_BEST_FIT, d);
+    cr_expect_eq(d[0].node, -1);
+    cr_expect_eq(c.gpus[0][1].ninst, 0, "nothing is left half placed");
+    ctl_pod_free(&p);
+    free_cluster(&before);
+}

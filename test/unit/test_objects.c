@@ -560,18 +560,29 @@ Test(claims, other_forms_are_ours_but_left_to_the_scheduler_and_foreign_classes_
     cr_assert_eq(rclaim_parse(o, &c, &e), 0, "another class only");
     rclaim_free(&c);
     json_decref(o);
-    /* A constraint (e.g. matchAttribute parentUUID) leaves it to the scheduler's allocator too. */
-    o = json_loads("{\"metadata\":{\"namespace\":\"ns\",\"name\":\"c\",\"uid\":\"u\"},\"spec\":{"
-                   "\"devices\":{\"requests\":[{\"name\":\"a\",\"exactly\":{\"deviceClassName\":"
-                   "\"mig.slicer.dev\",\"selectors\":[{\"cel\":{\"expression\":\"device.attributes["
-                   "\\\"mig.slicer.dev\\\"].profile == \\\"1g.5gb\\\"\"}}],\"count\":2}}],"
-                   "\"constraints\":[{\"matchAttribute\":\"mig.slicer.dev/parentUUID\"}]}}}",
-                   0, NULL);
-    cr_assert_eq(rclaim_parse(o, &c, &e), 1);
-    cr_assert(c.constrained);
-    cr_assert_not(rclaim_placeable(&c));
-    rclaim_free(&c);
-    json_decref(o);
+    /* matchAttribute parentUUID (every device on one GPU) is honoured by slicer's placement;
+     * any other constraint leaves the claim to the scheduler's allocator. */
+    const char *cons[] = {"{\"matchAttribute\":\"mig.slicer.dev/parentUUID\"}",
+                          "{\"matchAttribute\":\"mig.slicer.dev/parentUUID\",\"requests\":[\"a\"]}",
+                          "{\"matchAttribute\":\"mig.slicer.dev/model\"}",
+                          "{\"distinctAttribute\":\"mig.slicer.dev/parentUUID\"}"};
+    for (size_t i = 0; i < 4; i++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"c\",\"uid\":\"u\"},\"spec\":{"
+                 "\"devices\":{\"requests\":[{\"name\":\"a\",\"exactly\":{\"deviceClassName\":"
+                 "\"mig.slicer.dev\",\"selectors\":[{\"cel\":{\"expression\":\"device.attributes["
+                 "\\\"mig.slicer.dev\\\"].profile == \\\"1g.5gb\\\"\"}}],\"count\":2}}],"
+                 "\"constraints\":[%s]}}}",
+                 cons[i]);
+        o = json_loads(text, 0, NULL);
+        cr_assert_not_null(o, "%s", text);
+        cr_assert_eq(rclaim_parse(o, &c, &e), 1);
+        cr_expect_eq(c.same_gpu, i < 2, "case %zu", i);
+        cr_expect_eq(rclaim_placeable(&c), i < 2, "case %zu", i);
+        rclaim_free(&c);
+        json_decref(o);
+    }
 }
 
 Test(claims, selectors_of_the_plain_form_name_their_profile_and_nothing_else_does)
