@@ -10,7 +10,8 @@
 # one A100-40GB (7 x 1g.5gb, 2 x 3g.20gb, 1 x 7g.40gb) end Running on
 # distinct devices; one more waits with NoCapacity and runs when one ends; a
 # claim slicer cannot read is left to kube-scheduler's allocator, saying so;
-# a profile no GPU offers waits with a clear NoCapacity; claims allocated
+# a profile no GPU offers and more slices than a GPU holds wait with a clear
+# NoCapacity; a claim that keeps its slices on one GPU is placed so; claims allocated
 # while the agent is down and the controller restarted are made once, and
 # the pods run; everything is destroyed afterwards.
 # usage: bash test/e2e/draplace.sh /path/to/slicer   (ctest passes it and SLICER_EMU_LIBRARY)
@@ -48,7 +49,7 @@ n=$(cat "$T/webhook.log" "$T/controller-one.log" "$T/agent-gpu-node-1.log" |
 [[ $n -eq 3 ]] && ok "webhook, controller and agent choose the DRA handoff by default (the DeviceClass is in)" ||
     fail "webhook, controller and agent choose the DRA handoff by default (the DeviceClass is in)" "3 log lines, got $n"
 
-deployment() { # deployment NAME PROFILE REPLICAS
+deployment() { # deployment NAME PROFILE REPLICAS [SLICES PER POD]
     cat <<EOF | k apply -f - >/dev/null
 apiVersion: apps/v1
 kind: Deployment
@@ -62,7 +63,7 @@ spec:
       containers:
         - name: c
           image: registry.k8s.io/pause:3.10
-          resources: {limits: {nvidia.com/mig-$2: "1"}}
+          resources: {limits: {nvidia.com/mig-$2: "${4:-1}"}}
 EOF
 }
 pods_of() { k get pods -l "app=$1" -o json; }
@@ -280,6 +281,17 @@ out=$(k get events --field-selector involvedObject.name=bad-profile,reason=NoCap
 expect_out "...naming the profile" "9g.99gb"
 out=$(k get pod bad-profile -o jsonpath='{.spec.schedulingGates[0].name}')
 expect_out "...and stays gated, nothing allocated" '^slicer.dev/gpu-slice$'
+# More slices than any GPU holds, through the webhook: waits with NoCapacity saying why.
+deployment toobig 7g.40gb 1 2
+toobig_nocap() {
+    local p
+    for p in $(pods_of toobig | jq -r '.items[] | select(.spec.resourceClaims[0].resourceClaimTemplateName == "slicer-mig-7g-40gb-x2") | .metadata.name'); do
+        [[ -n "$(k get events --field-selector "involvedObject.name=$p,reason=NoCapacity" -o name)" ]] && return 0
+    done
+    return 1
+}
+if wait_for 60 toobig_nocap; then ok "2 x 7g.40gb (more than the one GPU holds) waits with NoCapacity"; else fail "2 x 7g.40gb (more than the one GPU holds) waits with NoCapacity" "the Event"; fi
+k delete deployment toobig >/dev/null
 k delete pod bad-profile >/dev/null
 k delete resourceclaim no-such-profile >/dev/null
 wait_for 60 nothing_left && ok "nothing is left on the GPU at the end" ||
