@@ -1,5 +1,7 @@
 /* `slicer webhook`: the mutating admission webhook's HTTPS server, and the
- * GPUNode watch (on a thread of its own) that tells it what the cluster offers. */
+ * GPUNode watch (on a thread of its own) that tells it what the cluster offers;
+ * under --handoff dra the same thread watches the users' ResourceClaims and
+ * ResourceClaimTemplates of class mig.slicer.dev, whose pods it gates too. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -13,7 +15,9 @@
 #include "cli/cli.h"
 #include "cli/handoff.h"
 #include "controller/offer.h"
+#include "kube/kube_cache.h"
 #include "kube/kube_config.h"
+#include "webhook/claims.h"
 #include "webhook/offer.h"
 #include "webhook/server.h"
 
@@ -37,6 +41,11 @@ static const char webhook_usage[] =
     "ServiceAccount) and refuses a profile no GPU offers, listing those that are. Until a\n"
     "GPUNode offers any, or without a Kubernetes configuration, every profile of the\n"
     "catalog is accepted.\n"
+    "\n"
+    "Under --handoff dra it also watches the ResourceClaims and ResourceClaimTemplates\n"
+    "that ask for the DeviceClass mig.slicer.dev, and gives a pod that names one of them\n"
+    "in spec.resourceClaims the same gate and label (nothing else), so that slicer's\n"
+    "placement allocates those claims rather than kube-scheduler.\n"
     "\n"
     "options:\n"
     "  --tls-cert FILE   PEM certificate chain; read again when it changes (rotation\n"
@@ -141,11 +150,27 @@ static int webhook_options(int argc, char **argv, struct webhook_cmd *w)
     return -1;
 }
 
-/* ---- the GPUNode watch ------------------------------------------------------------- */
+/* ---- the GPUNode watch, and the users' claims under --handoff dra ------------------------ */
+
+static const struct kube_gvr WH_RESOURCECLAIMS = {"resource.k8s.io", "v1", "resourceclaims", true};
+static const struct kube_gvr WH_TEMPLATES = {"resource.k8s.io", "v1", "resourceclaimtemplates",
+                                             true};
+
+/* One cache of claims or templates feeding the set: it keeps only those of
+ * class mig.slicer.dev, each as a marker item (the set holds the names). */
+struct claims_watch {
+    struct webhook_claims *set;
+    enum mutate_claim_kind kind;
+    const char *what; /* for logs */
+    struct kube_cache *cache;
+};
 
 struct offer_thread {
     struct kube_client *client;
     struct webhook_offer *offer;
+    struct webhook_claims *claims; /* NULL unless --handoff dra */
+    struct mutate_claims lookup;   /* over `claims`, for the server */
+    struct claims_watch watches[2];
     pthread_t thread;
 };
 
@@ -164,10 +189,75 @@ static void offer_changed(void *arg, const char *const *names, size_t n)
     log_info("webhook: the cluster offers %zu MIG profile(s): %s", n, list);
 }
 
+static char claim_marker; /* the item of every cached claim of ours */
+
+static void *claim_extract(void *arg, json_t *obj)
+{
+    struct claims_watch *cw = arg;
+    return webhook_claims_ours(obj, cw->kind) ? &claim_marker : NULL;
+}
+
+static void claim_free(void *item)
+{
+    (void)item;
+}
+
+static void claim_added(void *arg, const char *key, const void *item)
+{
+    (void)item;
+    struct claims_watch *cw = arg;
+    webhook_claims_add(cw->set, cw->kind, key);
+    log_debug("webhook: %s %s asks for mig.slicer.dev: its pods are gated", cw->what, key);
+}
+
+static void claim_deleted(void *arg, const char *key, const void *item)
+{
+    (void)item;
+    struct claims_watch *cw = arg;
+    webhook_claims_remove(cw->set, cw->kind, key);
+    log_debug("webhook: %s %s is gone", cw->what, key);
+}
+
+static void claims_synced(void *arg)
+{
+    struct claims_watch *cw = arg;
+    log_info("webhook: watching %ss: %zu of class mig.slicer.dev", cw->what,
+             webhook_claims_len(cw->set, cw->kind));
+}
+
+static void claims_problem(void *arg, const struct err *e)
+{
+    struct claims_watch *cw = arg;
+    log_warn("webhook: %s watch: %s (retrying)", cw->what, err_msg(e));
+}
+
+static void claims_start(struct offer_thread *t)
+{
+    static const char *const what[2] = {"ResourceClaim", "ResourceClaimTemplate"};
+    for (size_t i = 0; i < 2; i++) {
+        struct claims_watch *cw = &t->watches[i];
+        *cw = (struct claims_watch){
+            .set = t->claims, .kind = i == 0 ? MUTATE_CLAIM : MUTATE_TEMPLATE, .what = what[i]};
+        struct kube_cache_opts o = {
+            .spec = {.gvr = i == 0 ? &WH_RESOURCECLAIMS : &WH_TEMPLATES},
+            .extract = claim_extract,
+            .free_item = claim_free,
+            .on_add = claim_added,
+            .on_delete = claim_deleted,
+            .on_synced = claims_synced,
+            .on_problem = claims_problem,
+            .arg = cw,
+        };
+        cw->cache = kube_cache_start(t->client, &o);
+    }
+}
+
 static void *offer_loop(void *arg)
 {
     struct offer_thread *t = arg;
     struct ctl_offer_watch *w = ctl_offer_watch_start(t->client, offer_changed, t);
+    if (t->claims != NULL)
+        claims_start(t);
     struct err *e = NULL;
     while (!webhook_stop) {
         if (kube_client_step(t->client, 250, &e) < 0) {
@@ -176,6 +266,9 @@ static void *offer_loop(void *arg)
             break;
         }
     }
+    for (size_t i = 0; i < 2; i++)
+        if (t->watches[i].cache != NULL)
+            kube_cache_stop(t->watches[i].cache);
     ctl_offer_watch_stop(w);
     return NULL;
 }
@@ -215,6 +308,11 @@ static int offer_start(struct webhook_cmd *w, struct offer_thread *t)
         return -1;
     }
     t->offer = webhook_offer_new();
+    if (dra) {
+        t->claims = webhook_claims_new();
+        t->lookup = (struct mutate_claims){.known = webhook_claims_known, .arg = t->claims};
+        w->cfg.claims = &t->lookup;
+    }
     pthread_create(&t->thread, NULL, offer_loop, t);
     return 0;
 }
@@ -226,6 +324,7 @@ static void offer_stop(struct offer_thread *t)
     pthread_join(t->thread, NULL);
     kube_client_free(t->client);
     webhook_offer_free(t->offer);
+    webhook_claims_free(t->claims);
 }
 
 int cmd_webhook(int argc, char **argv)

@@ -411,8 +411,12 @@ static void patch_pod(json_t *patch, const json_t *pod)
     else if (!has_gate(gates))
         op_add(patch, "/spec/schedulingGates/-", json_pack("{s:s}", "name", MUTATE_GATE));
     const json_t *meta = json_object_get(pod, "metadata");
+    const json_t *labels = json_object_get(meta, "labels");
+    const char *have = json_string_value(json_object_get(labels, MUTATE_LABEL));
     char path[128], key[64];
-    if (!json_is_object(json_object_get(meta, "labels"))) {
+    if (have != NULL && strcmp(have, "true") == 0)
+        return;
+    if (!json_is_object(labels)) {
         op_add(patch, "/metadata/labels", json_pack("{s:s}", MUTATE_LABEL, "true"));
         return;
     }
@@ -421,7 +425,7 @@ static void patch_pod(json_t *patch, const json_t *pod)
     op_add(patch, path, json_string("true"));
 }
 
-/* ---- the pod ------------------------------------------------------------------------- */
+/* ---- the containers ------------------------------------------------------------------ */
 
 static bool walk_list(struct walk *w, const json_t *pod, const char *list, json_t *patch)
 {
@@ -450,13 +454,47 @@ static bool walk_list(struct walk *w, const json_t *pod, const char *list, json_
     return true;
 }
 
-void mutate_pod_handoff(const json_t *pod, const struct mutate_offer *offer,
-                        enum mutate_handoff handoff, struct mutate_result *out)
+/* ---- the users' own claims ------------------------------------------------------------ */
+
+/* The pod's namespace: metadata.namespace, else the request's; NULL when neither. */
+static const char *pod_namespace(const json_t *pod, const char *request_ns)
+{
+    const char *ns =
+        json_string_value(json_object_get(json_object_get(pod, "metadata"), "namespace"));
+    if (ns != NULL && ns[0] != '\0')
+        return ns;
+    return request_ns != NULL && request_ns[0] != '\0' ? request_ns : NULL;
+}
+
+/* The spec.resourceClaims entries that name a known claim or template. */
+static unsigned count_own_claims(const json_t *pod, const json_t *pod_claims,
+                                 const struct mutate_input *in)
+{
+    const char *ns = pod_namespace(pod, in->ns);
+    if (in->handoff != MUTATE_DRA || in->claims == NULL || in->claims->known == NULL || ns == NULL)
+        return 0;
+    unsigned n = 0;
+    size_t k;
+    json_t *e;
+    json_array_foreach((json_t *)pod_claims, k, e)
+    {
+        const char *claim = json_string_value(json_object_get(e, "resourceClaimName"));
+        const char *tmpl = json_string_value(json_object_get(e, "resourceClaimTemplateName"));
+        if ((claim && in->claims->known(in->claims->arg, MUTATE_CLAIM, ns, claim)) ||
+            (tmpl && in->claims->known(in->claims->arg, MUTATE_TEMPLATE, ns, tmpl)))
+            n++;
+    }
+    return n;
+}
+
+/* ---- the pod ------------------------------------------------------------------------- */
+
+void mutate_pod_with(const json_t *pod, const struct mutate_input *in, struct mutate_result *out)
 {
     memset(out, 0, sizeof *out);
     const json_t *spec = json_object_get(pod, "spec");
-    struct walk w = {.offer = offer,
-                     .handoff = handoff,
+    struct walk w = {.offer = in->offer,
+                     .handoff = in->handoff,
                      .out = out,
                      .pod_claims = json_object_get(spec, "resourceClaims"),
                      .claims = json_array()};
@@ -465,19 +503,32 @@ void mutate_pod_handoff(const json_t *pod, const struct mutate_offer *offer,
         snprintf(out->message, sizeof out->message, "the request holds no pod with a spec");
         out->verdict = MUTATE_DENY;
     } else if (walk_list(&w, pod, "initContainers", patch) &&
-               walk_list(&w, pod, "containers", patch) && out->slices > 0) {
-        if (handoff == MUTATE_DRA)
+               walk_list(&w, pod, "containers", patch)) {
+        out->own_claims = count_own_claims(pod, w.pod_claims, in);
+        if (out->slices > 0 && in->handoff == MUTATE_DRA)
             patch_pod_claims(patch, w.pod_claims, w.claims);
-        patch_pod(patch, pod);
-        out->verdict = MUTATE_PATCH;
-        out->patch = patch;
-        json_decref(w.claims);
-        return;
+        if (out->slices > 0 || out->own_claims > 0)
+            patch_pod(patch, pod);
+        if (json_array_size(patch) > 0) { /* empty: already gated and labelled */
+            out->verdict = MUTATE_PATCH;
+            out->patch = patch;
+            json_decref(w.claims);
+            return;
+        }
     }
     json_decref(w.claims);
     json_decref(patch);
-    if (out->verdict != MUTATE_DENY)
+    if (out->verdict != MUTATE_DENY) {
         out->verdict = MUTATE_PASS;
+        out->own_claims = 0;
+    }
+}
+
+void mutate_pod_handoff(const json_t *pod, const struct mutate_offer *offer,
+                        enum mutate_handoff handoff, struct mutate_result *out)
+{
+    struct mutate_input in = {.offer = offer, .handoff = handoff};
+    mutate_pod_with(pod, &in, out);
 }
 
 void mutate_pod(const json_t *pod, const struct mutate_offer *offer, struct mutate_result *out)

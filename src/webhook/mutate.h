@@ -21,8 +21,14 @@
  *   - resources.claims of the container: {name: <that claim>} appended;
  *   - the same gate and label; no env, no annotation (the kubelet hands the
  *     devices over through DRA and CDI; the pod's own env is left as it is).
- * A pod that asks for no MIG profile passes untouched. A pod is refused, with a
- * message that names the container and what is wrong, when it names a profile the
+ * Under MUTATE_DRA a pod may also name, in spec.resourceClaims, the user's own
+ * ResourceClaims or ResourceClaimTemplates of class mig.slicer.dev (those
+ * `mutate_claims.known` says are, in the pod's namespace): it gets the same gate
+ * and label, and nothing else, so that slicer's placement serves those claims
+ * too; a pod that also asks for nvidia.com/mig-<p> gets both treatments.
+ * A pod that asks for no MIG profile and names no such claim passes untouched
+ * (so does one whose gate and label are there already). A pod is refused, with
+ * a message that names the container and what is wrong, when it names a profile the
  * cluster does not offer (the message lists those it does), a count that is not a
  * whole number from 1 to MUTATE_MAX_COUNT, requests that differ from its limits, a
  * MIG request only in requests, or asks for mig.slicer.dev/... itself.
@@ -65,15 +71,43 @@ enum mutate_verdict {
     MUTATE_DENY,  /* refuse with `message` */
 };
 
+/* Which object a spec.resourceClaims entry names. */
+enum mutate_claim_kind {
+    MUTATE_CLAIM,    /* resourceClaimName: a ResourceClaim */
+    MUTATE_TEMPLATE, /* resourceClaimTemplateName: a ResourceClaimTemplate */
+};
+
+/* The users' ResourceClaims and ResourceClaimTemplates of class mig.slicer.dev:
+ * known(arg, kind, ns, name) is true for one of those. Called during the
+ * decision only; it must not block for long (claims.h is such a set). */
+struct mutate_claims {
+    bool (*known)(void *arg, enum mutate_claim_kind kind, const char *ns, const char *name);
+    void *arg;
+};
+
+/* What one decision depends on besides the pod. */
+struct mutate_input {
+    const struct mutate_offer *offer;   /* NULL: every profile of the catalog */
+    enum mutate_handoff handoff;        /* MUTATE_ENV (the zero value) or MUTATE_DRA */
+    const char *ns;                     /* the request's namespace: used when the pod's
+                                           metadata.namespace is absent or ""; may be NULL */
+    const struct mutate_claims *claims; /* MUTATE_DRA only; NULL: none known */
+};
+
 struct mutate_result {
     enum mutate_verdict verdict;
     json_t *patch;                /* MUTATE_PATCH: a JSON Patch (RFC 6902) array; owned */
     unsigned slices;              /* MUTATE_PATCH: slices the pod asks for in all */
+    unsigned own_claims;          /* MUTATE_PATCH: spec.resourceClaims entries that name a
+                                     known claim or template (mutate_input.claims) */
     char message[MUTATE_MSG_MAX]; /* MUTATE_DENY: why, for a person; else "" */
 };
 
 /* Decides on `pod` (a core/v1 Pod object, as in AdmissionReview.request.object)
- * under `handoff`. Always fills *out; release it with mutate_result_free. */
+ * with `in`. Always fills *out; release it with mutate_result_free. */
+void mutate_pod_with(const json_t *pod, const struct mutate_input *in, struct mutate_result *out);
+
+/* mutate_pod_with knowing no user claims. */
 void mutate_pod_handoff(const json_t *pod, const struct mutate_offer *offer,
                         enum mutate_handoff handoff, struct mutate_result *out);
 

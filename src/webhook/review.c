@@ -44,8 +44,7 @@ static void describe_pod(const json_t *req, struct review_outcome *oc)
 }
 
 /* The decision for a request: only pods being created are looked at. */
-static void decide(const json_t *req, const struct mutate_offer *offer, enum mutate_handoff handoff,
-                   struct mutate_result *mr)
+static void decide(const json_t *req, const struct mutate_input *in, struct mutate_result *mr)
 {
     const json_t *kind = json_object_get(req, "kind");
     const char *k = json_string_value(json_object_get(kind, "kind"));
@@ -53,7 +52,9 @@ static void decide(const json_t *req, const struct mutate_offer *offer, enum mut
     const char *op = json_string_value(json_object_get(req, "operation"));
     bool pod = k && strcmp(k, "Pod") == 0 && (group == NULL || group[0] == '\0');
     if (pod && op && strcmp(op, "CREATE") == 0) {
-        mutate_pod_handoff(json_object_get(req, "object"), offer, handoff, mr);
+        struct mutate_input with = *in;
+        with.ns = json_string_value(json_object_get(req, "namespace"));
+        mutate_pod_with(json_object_get(req, "object"), &with, mr);
         return;
     }
     memset(mr, 0, sizeof *mr);
@@ -100,9 +101,8 @@ static int envelope(const json_t *root, const json_t **req, const char **uid, st
     return 0;
 }
 
-int review_answer_handoff(const char *body, size_t len, const struct mutate_offer *offer,
-                          enum mutate_handoff handoff, char **response,
-                          struct review_outcome *outcome, struct err **err)
+int review_answer_with(const char *body, size_t len, const struct mutate_input *in, char **response,
+                       struct review_outcome *outcome, struct err **err)
 {
     memset(outcome, 0, sizeof *outcome);
     if (len > REVIEW_MAX_BODY)
@@ -119,11 +119,12 @@ int review_answer_handoff(const char *body, size_t len, const struct mutate_offe
         return rc;
     }
     struct mutate_result mr;
-    decide(req, offer, handoff, &mr);
+    decide(req, in, &mr);
     snprintf(outcome->uid, sizeof outcome->uid, "%s", uid);
     describe_pod(req, outcome);
     outcome->verdict = mr.verdict;
     outcome->slices = mr.slices;
+    outcome->own_claims = mr.own_claims;
     snprintf(outcome->message, sizeof outcome->message, "%s", mr.message);
     json_t *reply = response_of(uid, &mr);
     *response = json_dumps(reply, JSON_COMPACT);
@@ -131,6 +132,14 @@ int review_answer_handoff(const char *body, size_t len, const struct mutate_offe
     mutate_result_free(&mr);
     json_decref(root);
     return 0;
+}
+
+int review_answer_handoff(const char *body, size_t len, const struct mutate_offer *offer,
+                          enum mutate_handoff handoff, char **response,
+                          struct review_outcome *outcome, struct err **err)
+{
+    struct mutate_input in = {.offer = offer, .handoff = handoff};
+    return review_answer_with(body, len, &in, response, outcome, err);
 }
 
 int review_answer(const char *body, size_t len, const struct mutate_offer *offer, char **response,

@@ -21,17 +21,22 @@
 struct review_outcome {
     enum mutate_verdict verdict;
     unsigned slices;
+    unsigned own_claims; /* mutate_result.own_claims */
     char uid[128];
     char pod[320];                /* "namespace/name" (or generateName...) */
     char message[MUTATE_MSG_MAX]; /* the denial, or "" */
 };
 
-/* Answers the AdmissionReview in body[0..len), deciding on pods under
- * `handoff`. On success *response is the JSON reply (malloc'd, the caller
- * frees it) and *outcome says what was decided. Returns -EINVAL (with an error
- * naming what is wrong) when the body is not an admission.k8s.io/v1
- * AdmissionReview with a request.uid — the caller answers HTTP 400 with that
- * message — and -EMSGSIZE when it is larger than REVIEW_MAX_BODY. */
+/* Answers the AdmissionReview in body[0..len), deciding on pods with `in`
+ * (its `ns` is ignored: request.namespace is used). On success *response is the JSON reply
+ * (malloc'd, the caller frees it) and *outcome says what was decided. Returns -EINVAL (with an
+ * error naming what is wrong) when the body is not an admission.k8s.io/v1 AdmissionReview with a
+ * request.uid — the caller answers HTTP 400 with that message — and -EMSGSIZE when it is larger
+ * than REVIEW_MAX_BODY. */
+int review_answer_with(const char *body, size_t len, const struct mutate_input *in, char **response,
+                       struct review_outcome *outcome, struct err **err) WARN_UNUSED;
+
+/* review_answer_with knowing no user claims. */
 int review_answer_handoff(const char *body, size_t len, const struct mutate_offer *offer,
                           enum mutate_handoff handoff, char **response,
                           struct review_outcome *outcome, struct err **err) WARN_UNUSED;

@@ -278,8 +278,8 @@ static enum MHD_Result answer_review(struct MHD_Connection *c, const struct webh
     char *out = NULL;
     const struct mutate_offer *offer =
         cfg->live_offer ? webhook_offer_lock(cfg->live_offer) : cfg->offer;
-    int rc = review_answer_handoff(up->data ? up->data : "", up->len, offer, cfg->handoff, &out,
-                                   &oc, &e);
+    struct mutate_input in = {.offer = offer, .handoff = cfg->handoff, .claims = cfg->claims};
+    int rc = review_answer_with(up->data ? up->data : "", up->len, &in, &out, &oc, &e);
     if (cfg->live_offer)
         webhook_offer_unlock(cfg->live_offer);
     if (rc < 0) {
@@ -294,8 +294,13 @@ static enum MHD_Result answer_review(struct MHD_Connection *c, const struct webh
     metrics.seconds_count++;
     if (oc.verdict == MUTATE_PATCH) {
         metrics.slices += oc.slices;
-        log_info("webhook: pod %s: asks for %u MIG slice(s): %s and gated", oc.pod, oc.slices,
-                 cfg->handoff == MUTATE_DRA ? "given ResourceClaims" : "rewritten");
+        if (oc.slices > 0)
+            log_info("webhook: pod %s: asks for %u MIG slice(s): %s and gated", oc.pod, oc.slices,
+                     cfg->handoff == MUTATE_DRA ? "given ResourceClaims" : "rewritten");
+        if (oc.own_claims > 0)
+            log_info("webhook: pod %s: names %u ResourceClaim(s) of class mig.slicer.dev of its "
+                     "own: gated for slicer's placement",
+                     oc.pod, oc.own_claims);
     } else if (oc.verdict == MUTATE_DENY) {
         log_info("webhook: pod %s refused: %s", oc.pod, oc.message);
     } else {

@@ -26,12 +26,14 @@
 #include "webhook/offer.h"
 
 struct webhook_config {
-    const char *cert_file, *key_file; /* PEM */
-    const char *address;              /* IPv4 or IPv6 literal; NULL: all addresses */
-    uint16_t port;                    /* 0: any free port (logged) */
-    const struct mutate_offer *offer; /* NULL: every profile of the catalog */
-    struct webhook_offer *live_offer; /* when set, used instead of `offer` (offer.h) */
-    enum mutate_handoff handoff;      /* MUTATE_ENV (the zero value) or MUTATE_DRA */
+    const char *cert_file, *key_file;   /* PEM */
+    const char *address;                /* IPv4 or IPv6 literal; NULL: all addresses */
+    uint16_t port;                      /* 0: any free port (logged) */
+    const struct mutate_offer *offer;   /* NULL: every profile of the catalog */
+    struct webhook_offer *live_offer;   /* when set, used instead of `offer` (offer.h) */
+    enum mutate_handoff handoff;        /* MUTATE_ENV (the zero value) or MUTATE_DRA */
+    const struct mutate_claims *claims; /* MUTATE_DRA: the users' claims of class
+                                           mig.slicer.dev (claims.h); NULL: none known */
 };
 
 /* Serves until *stop becomes non-zero. Returns 0, or a negative code with an

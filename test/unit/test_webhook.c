@@ -1,4 +1,5 @@
-/* The webhook's admission decision (src/webhook/mutate.c, review.c) and the
+/* The webhook's admission decision (src/webhook/mutate.c, review.c), the set
+ * of users' claims of class mig.slicer.dev it gates pods for (claims.c), and the
  * resource names of MIG profiles (src/core/resname.c). Each mutation is checked
  * by applying the patch the webhook returns to the pod and looking at the pod
  * that results, as the apiserver would. */
@@ -11,6 +12,7 @@
 
 #include "core/catalog.h"
 #include "core/resname.h"
+#include "webhook/claims.h"
 #include "webhook/mutate.h"
 #include "webhook/review.h"
 
@@ -866,4 +868,301 @@ Test(resname, template_names_are_dns_labels_distinct_for_every_profile_and_count
                           a);
         }
     }
+}
+
+/* ---- the users' own claims of class mig.slicer.dev ---------------------------------------- */
+
+/* A set holding the claim ns/mine and the template ns/mine-t (and, in another
+ * namespace, other/theirs). */
+static struct webhook_claims *known_claims(void)
+{
+    struct webhook_claims *s = webhook_claims_new();
+    webhook_claims_add(s, MUTATE_CLAIM, "ns/mine");
+    webhook_claims_add(s, MUTATE_TEMPLATE, "ns/mine-t");
+    webhook_claims_add(s, MUTATE_CLAIM, "other/theirs");
+    return s;
+}
+
+/* Decides on `text` under the DRA handoff knowing `set`, with request namespace `ns`. */
+static void decide_own(const char *text, struct webhook_claims *set, const char *ns,
+                       struct mutate_result *r, json_t **pod)
+{
+    struct mutate_claims lookup = {.known = webhook_claims_known, .arg = set};
+    struct mutate_input in = {.handoff = MUTATE_DRA, .ns = ns, .claims = &lookup};
+    *pod = pod_of(text);
+    mutate_pod_with(*pod, &in, r);
+}
+
+/* Gated and labelled, and nothing else changed: returns the patched pod. */
+static json_t *gated_only(const char *text, struct webhook_claims *set, const char *ns,
+                          unsigned own)
+{
+    struct mutate_result r;
+    json_t *pod;
+    decide_own(text, set, ns, &r, &pod);
+    cr_assert_eq(r.verdict, MUTATE_PATCH, "expected a patch, got %d: %s", r.verdict, r.message);
+    cr_expect_eq(r.slices, 0);
+    cr_expect_eq(r.own_claims, own);
+    json_t *out = apply(pod, r.patch);
+    cr_expect_str_eq(str_at(out, "metadata|labels|slicer.dev/managed"), "true");
+    const json_t *gates = json_object_get(json_object_get(out, "spec"), "schedulingGates");
+    size_t ours = 0, i;
+    json_t *g;
+    json_array_foreach(gates, i, g)
+    {
+        ours += strcmp(json_string_value(json_object_get(g, "name")), MUTATE_GATE) == 0;
+    }
+    cr_expect_eq(ours, 1, "the gate once");
+    /* Only the gate and the label differ from the pod as it came. */
+    json_t *back = json_deep_copy(out);
+    json_t *meta = json_object_get(back, "metadata"), *spec = json_object_get(back, "spec");
+    json_t *before = json_deep_copy(pod);
+    json_object_del(json_object_get(meta, "labels"), MUTATE_LABEL);
+    json_object_del(json_object_get(json_object_get(before, "metadata"), "labels"), MUTATE_LABEL);
+    if (json_object_get(json_object_get(before, "metadata"), "labels") == NULL)
+        json_object_del(meta, "labels");
+    json_object_del(spec, "schedulingGates");
+    json_object_del(json_object_get(before, "spec"), "schedulingGates");
+    cr_expect(json_equal(back, before), "nothing but the gate and the label changed");
+    json_decref(before);
+    json_decref(back);
+    mutate_result_free(&r);
+    json_decref(pod);
+    return out;
+}
+
+static void expect_pass_own(const char *text, struct webhook_claims *set, const char *ns)
+{
+    struct mutate_result r;
+    json_t *pod;
+    decide_own(text, set, ns, &r, &pod);
+    cr_expect_eq(r.verdict, MUTATE_PASS, "expected a pass for %s: %s", text, r.message);
+    cr_expect_null(r.patch);
+    cr_expect_eq(r.own_claims, 0);
+    mutate_result_free(&r);
+    json_decref(pod);
+}
+
+#define OWN_POD(ns, claims)                                                                        \
+    "{\"metadata\":{\"name\":\"p\"" ns "},\"spec\":{\"resourceClaims\":[" claims "],"              \
+    "\"containers\":[{\"name\":\"a\",\"resources\":{\"claims\":[{\"name\":\"g\"}]}}]}}"
+#define IN_NS ",\"namespace\":\"ns\""
+
+Test(own_claims, a_pod_naming_a_known_claim_is_gated_and_labelled_only)
+{
+    struct webhook_claims *set = known_claims();
+    json_t *pod =
+        gated_only(OWN_POD(IN_NS, "{\"name\":\"g\",\"resourceClaimName\":\"mine\"}"), set, "ns", 1);
+    cr_expect_str_eq(str_at(pod, "spec|resourceClaims|0|resourceClaimName"), "mine");
+    json_decref(pod);
+    webhook_claims_free(set);
+}
+
+Test(own_claims, a_pod_naming_a_known_template_is_gated_and_labelled_only)
+{
+    struct webhook_claims *set = known_claims();
+    json_t *pod = gated_only(
+        "{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"labels\":{\"app\":\"x\"}},"
+        "\"spec\":{\"schedulingGates\":[{\"name\":\"kueue.x-k8s.io/admission\"}],"
+        "\"resourceClaims\":[{\"name\":\"other\",\"resourceClaimName\":\"unrelated\"},"
+        "{\"name\":\"g\",\"resourceClaimTemplateName\":\"mine-t\"}],\"containers\":[{\"name\":"
+        "\"a\",\"resources\":{\"claims\":[{\"name\":\"g\"},{\"name\":\"other\"}]}}]}}",
+        set, "ns", 1);
+    cr_expect_str_eq(str_at(pod, "metadata|labels|app"), "x");
+    cr_expect_str_eq(str_at(pod, "spec|schedulingGates|0|name"), "kueue.x-k8s.io/admission");
+    cr_expect_str_eq(str_at(pod, "spec|schedulingGates|1|name"), MUTATE_GATE);
+    json_decref(pod);
+    webhook_claims_free(set);
+}
+
+Test(own_claims, the_request_namespace_serves_a_pod_without_one)
+{
+    struct webhook_claims *set = known_claims();
+    json_t *pod =
+        gated_only(OWN_POD("", "{\"name\":\"g\",\"resourceClaimName\":\"mine\"}"), set, "ns", 1);
+    json_decref(pod);
+    expect_pass_own(OWN_POD("", "{\"name\":\"g\",\"resourceClaimName\":\"mine\"}"), set, NULL);
+    expect_pass_own(OWN_POD("", "{\"name\":\"g\",\"resourceClaimName\":\"mine\"}"), set, "");
+    webhook_claims_free(set);
+}
+
+Test(own_claims, unknown_names_and_kinds_pass_untouched)
+{
+    struct webhook_claims *set = known_claims();
+    expect_pass_own(OWN_POD(IN_NS, "{\"name\":\"g\",\"resourceClaimName\":\"nope\"}"), set, "ns");
+    /* A template of the claim's name is not the claim, and the other way round. */
+    expect_pass_own(OWN_POD(IN_NS, "{\"name\":\"g\",\"resourceClaimTemplateName\":\"mine\"}"), set,
+                    "ns");
+    expect_pass_own(OWN_POD(IN_NS, "{\"name\":\"g\",\"resourceClaimName\":\"mine-t\"}"), set, "ns");
+    expect_pass_own(OWN_POD(IN_NS, "{\"name\":\"g\"}"), set, "ns");
+    expect_pass_own("{\"metadata\":{\"namespace\":\"ns\"},\"spec\":{\"containers\":[{\"name\":"
+                    "\"a\"}]}}",
+                    set, "ns");
+    webhook_claims_free(set);
+}
+
+Test(own_claims, a_claim_of_another_namespace_does_not_count)
+{
+    struct webhook_claims *set = known_claims();
+    expect_pass_own(OWN_POD(IN_NS, "{\"name\":\"g\",\"resourceClaimName\":\"theirs\"}"), set, "ns");
+    /* The pod's own namespace wins over the request's. */
+    expect_pass_own(OWN_POD(IN_NS, "{\"name\":\"g\",\"resourceClaimName\":\"theirs\"}"), set,
+                    "other");
+    json_t *pod = gated_only(
+        OWN_POD(",\"namespace\":\"other\"", "{\"name\":\"g\",\"resourceClaimName\":\"theirs\"}"),
+        set, "other", 1);
+    json_decref(pod);
+    webhook_claims_free(set);
+}
+
+Test(own_claims, a_pod_already_gated_is_not_gated_twice)
+{
+    struct webhook_claims *set = known_claims();
+    json_t *pod = gated_only(
+        "{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\"},\"spec\":{\"schedulingGates\":"
+        "[{\"name\":\"slicer.dev/gpu-slice\"}],\"resourceClaims\":[{\"name\":\"g\","
+        "\"resourceClaimName\":\"mine\"},{\"name\":\"h\",\"resourceClaimTemplateName\":"
+        "\"mine-t\"}],\"containers\":[{\"name\":\"a\"}]}}",
+        set, "ns", 2);
+    json_decref(pod);
+    /* Gated and labelled already (as draplace.sh's pods are): nothing to do. */
+    expect_pass_own("{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"labels\":"
+                    "{\"slicer.dev/managed\":\"true\"}},\"spec\":{\"schedulingGates\":"
+                    "[{\"name\":\"slicer.dev/gpu-slice\"}],\"resourceClaims\":[{\"name\":\"g\","
+                    "\"resourceClaimName\":\"mine\"}],\"containers\":[{\"name\":\"a\"}]}}",
+                    set, "ns");
+    webhook_claims_free(set);
+}
+
+Test(own_claims, a_pod_with_nvidia_asks_and_own_claims_gets_both)
+{
+    struct webhook_claims *set = known_claims();
+    struct mutate_result r;
+    json_t *pod;
+    decide_own("{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\"},\"spec\":{\"resourceClaims\":"
+               "[{\"name\":\"g\",\"resourceClaimTemplateName\":\"mine-t\"}],\"containers\":["
+               "{\"name\":\"a\",\"resources\":{\"claims\":[{\"name\":\"g\"}],\"limits\":"
+               "{\"nvidia.com/mig-1g.5gb\":\"2\"}}}]}}",
+               set, "ns", &r, &pod);
+    cr_assert_eq(r.verdict, MUTATE_PATCH, "%s", r.message);
+    cr_expect_eq(r.slices, 2);
+    cr_expect_eq(r.own_claims, 1);
+    json_t *out = apply(pod, r.patch);
+    check_claims_as_the_apiserver_would(out);
+    const json_t *claims = json_object_get(json_object_get(out, "spec"), "resourceClaims");
+    cr_expect_eq(json_array_size(claims), 2);
+    cr_expect_str_eq(str_at(claims, "0|resourceClaimTemplateName"), "mine-t");
+    cr_expect_str_eq(str_at(claims, "1|resourceClaimTemplateName"), "slicer-mig-1g-5gb-x2");
+    cr_expect_str_eq(str_at(out, "spec|containers|0|resources|claims|0|name"), "g");
+    cr_expect_str_eq(str_at(out, "spec|containers|0|resources|claims|1|name"), "slicer-c0-1g-5gb");
+    cr_expect_eq(json_array_size(json_object_get(json_object_get(out, "spec"), "schedulingGates")),
+                 1);
+    cr_expect_str_eq(str_at(out, "metadata|labels|slicer.dev/managed"), "true");
+    json_decref(out);
+    mutate_result_free(&r);
+    json_decref(pod);
+    webhook_claims_free(set);
+}
+
+Test(own_claims, the_env_handoff_and_no_set_leave_such_pods_alone)
+{
+    struct webhook_claims *set = known_claims();
+    struct mutate_claims lookup = {.known = webhook_claims_known, .arg = set};
+    const char *text = OWN_POD(IN_NS, "{\"name\":\"g\",\"resourceClaimName\":\"mine\"}");
+    json_t *pod = pod_of(text);
+    struct mutate_input env = {.handoff = MUTATE_ENV, .ns = "ns", .claims = &lookup};
+    struct mutate_input none = {.handoff = MUTATE_DRA, .ns = "ns"};
+    struct mutate_result r;
+    mutate_pod_with(pod, &env, &r);
+    cr_expect_eq(r.verdict, MUTATE_PASS);
+    mutate_result_free(&r);
+    mutate_pod_with(pod, &none, &r);
+    cr_expect_eq(r.verdict, MUTATE_PASS);
+    mutate_result_free(&r);
+    json_decref(pod);
+    webhook_claims_free(set);
+}
+
+Test(own_claims, a_review_looks_names_up_in_the_requests_namespace)
+{
+    struct webhook_claims *set = known_claims();
+    struct mutate_claims lookup = {.known = webhook_claims_known, .arg = set};
+    struct mutate_input in = {.handoff = MUTATE_DRA, .ns = "ignored", .claims = &lookup};
+    const char *body =
+        REVIEW("CREATE", "Pod", OWN_POD("", "{\"name\":\"g\",\"resourceClaimName\":\"mine\"}"));
+    struct review_outcome oc;
+    struct err *e = NULL;
+    char *out = NULL;
+    int rc = review_answer_with(body, strlen(body), &in, &out, &oc, &e);
+    cr_assert_eq(rc, 0, "%s", err_msg(e));
+    cr_expect_eq(oc.verdict, MUTATE_PATCH);
+    cr_expect_eq(oc.slices, 0);
+    cr_expect_eq(oc.own_claims, 1);
+    free(out);
+    webhook_claims_free(set);
+}
+
+Test(own_claims, objects_of_class_mig_slicer_dev_are_recognised)
+{
+    json_t *o = pod_of("{\"spec\":{\"devices\":{\"requests\":[{\"name\":\"a\",\"exactly\":"
+                       "{\"deviceClassName\":\"gpu.nvidia.com\"}},{\"name\":\"b\",\"exactly\":"
+                       "{\"deviceClassName\":\"mig.slicer.dev\",\"count\":2}}]}}}");
+    cr_expect(webhook_claims_ours(o, MUTATE_CLAIM));
+    cr_expect_not(webhook_claims_ours(o, MUTATE_TEMPLATE), "a template's is spec.spec");
+    json_decref(o);
+    o = pod_of("{\"spec\":{\"spec\":{\"devices\":{\"requests\":[{\"name\":\"a\","
+               "\"firstAvailable\":[{\"name\":\"x\",\"deviceClassName\":\"gpu.nvidia.com\"},"
+               "{\"name\":\"y\",\"deviceClassName\":\"mig.slicer.dev\"}]}]}}}}");
+    cr_expect(webhook_claims_ours(o, MUTATE_TEMPLATE));
+    cr_expect_not(webhook_claims_ours(o, MUTATE_CLAIM));
+    json_decref(o);
+    const char *not_ours[] = {
+        "{}",
+        "{\"spec\":7}",
+        "{\"spec\":{\"devices\":{\"requests\":{}}}}",
+        "{\"spec\":{\"devices\":{\"requests\":[7,{\"exactly\":{\"deviceClassName\":3}}]}}}",
+        "{\"spec\":{\"devices\":{\"requests\":[{\"exactly\":{\"deviceClassName\":"
+        "\"mig.slicer.dev.evil\"},\"firstAvailable\":{}}]}}}",
+    };
+    for (size_t i = 0; i < sizeof not_ours / sizeof not_ours[0]; i++) {
+        o = pod_of(not_ours[i]);
+        cr_expect_not(webhook_claims_ours(o, MUTATE_CLAIM), "%s", not_ours[i]);
+        json_decref(o);
+    }
+}
+
+Test(own_claims, the_set_adds_and_removes_idempotently_by_kind)
+{
+    struct webhook_claims *s = webhook_claims_new();
+    const char *keys[] = {"b/x", "a/y", "c/z", "a/a", "b/x"};
+    for (size_t i = 0; i < 5; i++)
+        webhook_claims_add(s, MUTATE_CLAIM, keys[i]);
+    cr_expect_eq(webhook_claims_len(s, MUTATE_CLAIM), 4);
+    cr_expect_eq(webhook_claims_len(s, MUTATE_TEMPLATE), 0);
+    cr_expect(webhook_claims_known(s, MUTATE_CLAIM, "a", "a"));
+    cr_expect(webhook_claims_known(s, MUTATE_CLAIM, "c", "z"));
+    cr_expect_not(webhook_claims_known(s, MUTATE_TEMPLATE, "c", "z"));
+    cr_expect_not(webhook_claims_known(s, MUTATE_CLAIM, "a", "x"));
+    webhook_claims_remove(s, MUTATE_CLAIM, "a/y");
+    webhook_claims_remove(s, MUTATE_CLAIM, "a/y");
+    webhook_claims_remove(s, MUTATE_TEMPLATE, "b/x");
+    cr_expect_eq(webhook_claims_len(s, MUTATE_CLAIM), 3);
+    cr_expect_not(webhook_claims_known(s, MUTATE_CLAIM, "a", "y"));
+    cr_expect(webhook_claims_known(s, MUTATE_CLAIM, "b", "x"));
+    /* Many keys, in and out of order, stay findable. */
+    char key[32];
+    for (unsigned i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "ns/c%u", (i * 7919u) % 500u);
+        webhook_claims_add(s, MUTATE_TEMPLATE, key);
+    }
+    cr_expect_eq(webhook_claims_len(s, MUTATE_TEMPLATE), 500);
+    for (unsigned i = 0; i < 500; i += 2) {
+        snprintf(key, sizeof key, "ns/c%u", i);
+        webhook_claims_remove(s, MUTATE_TEMPLATE, key);
+    }
+    for (unsigned i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "c%u", i);
+        cr_expect_eq(webhook_claims_known(s, MUTATE_TEMPLATE, "ns", key), i % 2 == 1, "%s", key);
+    }
+    webhook_claims_free(s);
 }
