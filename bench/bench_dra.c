@@ -19,12 +19,13 @@
  *        with SLICER_BENCH_CLUSTER_KUBECONFIG set (skipped otherwise) and
  *        SLICER_BENCH_DRA_NODES / SLICER_BENCH_DRA_GPUS the cluster's nodes
  *        (named dra-0 ...) and A100-SXM4-40GB per node.
- *        SLICER_BENCH_DRA_RATE (25), SLICER_BENCH_DRA_SECONDS (30, 10 with
+ *        SLICER_BENCH_DRA_RATE (6), SLICER_BENCH_DRA_SECONDS (40, 15 with
  *        --quick), SLICER_BENCH_DRA_LOAD (offered memory / fleet memory, 1.2)
  *        and SLICER_BENCH_DRA_PATIENCE (5 s) override the defaults.
  * Prints a block for humans and one tab-separated line starting "ROW". */
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,7 @@ struct pod {
     int prof;        /* index in MIX */
     enum state st;
     double t_create, t_run, t_del; /* monotonic; t_del: when to delete */
+    double t_claim, t_alloc, t_bound; /* first seen: its claim, the claim allocated, nodeName */
 };
 
 struct sample {
@@ -148,7 +150,7 @@ static long pod_index(const char *name)
 
 struct seen {
     long idx;
-    bool running;
+    bool running, bound;
 };
 
 static void *pod_extract(void *arg, json_t *pod)
@@ -161,6 +163,7 @@ static void *pod_extract(void *arg, json_t *pod)
     s->idx = idx;
     const char *phase = json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
     s->running = phase && strcmp(phase, "Running") == 0;
+    s->bound = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")) != NULL;
     return s;
 }
 
@@ -169,9 +172,13 @@ static void pod_seen(void *arg, const char *key, const void *item)
     (void)key;
     struct run *r = arg;
     const struct seen *s = item;
-    if (s->idx < 0 || s->idx >= r->n || !s->running)
+    if (s->idx < 0 || s->idx >= r->n)
         return;
     struct pod *p = &r->pods[s->idx];
+    if (s->bound && p->t_bound == 0)
+        p->t_bound = now();
+    if (!s->running)
+        return;
     if (p->st != WAITING)
         return; /* already counted, or given up on */
     p->st = RUNNING;
@@ -185,8 +192,11 @@ static void pod_update(void *arg, const char *key, const void *old, const void *
     pod_seen(arg, key, item);
 }
 
-/* An allocated claim of our driver: its GPU (index into occ) and memory slices. */
+/* A claim of a bench pod (its owner), and when allocated by our driver, the GPU
+ * (index into occ) and memory slices it holds. */
 struct held {
+    long idx;
+    bool alloc;
     int gpu, start, size;
 };
 
@@ -215,10 +225,12 @@ static void *claim_extract(void *arg, json_t *claim)
         json_object_get(json_object_get(json_object_get(claim, "status"), "allocation"), "devices"),
         "results");
     json_t *d = json_array_get(res, 0);
-    struct held h;
-    if (!d || strcmp(json_string_value(json_object_get(d, "driver")) ?: "", "mig.slicer.dev") != 0 ||
-        !parse_device(arg, json_string_value(json_object_get(d, "pool")),
-                      json_string_value(json_object_get(d, "device")), &h))
+    json_t *owner = json_array_get(json_object_get(json_object_get(claim, "metadata"), "ownerReferences"), 0);
+    struct held h = {.idx = pod_index(json_string_value(json_object_get(owner, "name")))};
+    h.alloc = d && strcmp(json_string_value(json_object_get(d, "driver")) ?: "", "mig.slicer.dev") == 0 &&
+              parse_device(arg, json_string_value(json_object_get(d, "pool")),
+                           json_string_value(json_object_get(d, "device")), &h);
+    if (h.idx < 0 && !h.alloc)
         return NULL;
     struct held *out = malloc(sizeof *out);
     *out = h;
@@ -230,6 +242,8 @@ static void occupy(void *arg, const char *key, const void *item)
     (void)key;
     struct run *r = arg;
     const struct held *h = item;
+    if (!h->alloc)
+        return;
     for (int s = h->start; s < h->start + h->size && s < SLICES; s++)
         r->occ[h->gpu] |= (uint8_t)(1u << s);
 }
@@ -253,6 +267,27 @@ static void sample(struct run *r, double t)
     s.stranded7 = free_ / 8 - s.empty;
     s.stranded3 = free_ / 4 - s.halves;
     r->samples[r->nsamples++] = s;
+}
+
+static void claim_seen(void *arg, const char *key, const void *item)
+{
+    (void)key;
+    struct run *r = arg;
+    const struct held *h = item;
+    if (h->idx < 0 || h->idx >= r->n)
+        return;
+    struct pod *p = &r->pods[h->idx];
+    double t = now();
+    if (p->t_claim == 0)
+        p->t_claim = t;
+    if (h->alloc && p->t_alloc == 0)
+        p->t_alloc = t;
+}
+
+static void claim_update(void *arg, const char *key, const void *old, const void *item)
+{
+    (void)old;
+    claim_seen(arg, key, item);
 }
 
 static void sent_done(void *arg, json_t *obj, const struct err *e)
@@ -355,6 +390,25 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* p50 of (to - from) in ms over the admitted pods that have both. */
+static double stage(const struct run *r, size_t from, size_t to)
+{
+    double *d = calloc((size_t)r->n + 1, sizeof *d);
+    long m = 0;
+    for (long i = 0; i < r->n; i++) {
+        const char *p = (const char *)&r->pods[i];
+        double a, b;
+        memcpy(&a, p + from, sizeof a);
+        memcpy(&b, p + to, sizeof b);
+        if (r->pods[i].t_run > 0 && a > 0 && b > 0)
+            d[m++] = (b - a) * 1000.0;
+    }
+    qsort(d, (size_t)m, sizeof *d, cmp_double);
+    double v = m ? d[m / 2] : 0;
+    free(d);
+    return v;
+}
+
 static void report(const struct run *r)
 {
     long adm[NPROF] = {0}, off[NPROF] = {0}, m = 0, admitted = 0, mem = 0, mem_off = 0;
@@ -401,6 +455,12 @@ static void report(const struct run *r)
     printf("  create -> Running: p50 %.0f ms, p99 %.0f ms, max %.0f ms over %ld pods; %ld requests "
            "failed\n",
            p50, p99, m ? lat[m - 1] : 0, m, r->failed);
+    printf("  stages, p50 ms: create -> claim %.0f, claim -> allocated %.0f, allocated -> bound %.0f, "
+           "bound -> Running %.0f\n",
+           stage(r, offsetof(struct pod, t_create), offsetof(struct pod, t_claim)),
+           stage(r, offsetof(struct pod, t_claim), offsetof(struct pod, t_alloc)),
+           stage(r, offsetof(struct pod, t_alloc), offsetof(struct pod, t_bound)),
+           stage(r, offsetof(struct pod, t_bound), offsetof(struct pod, t_run)));
     long large = adm[3] + adm[4] + adm[5], large_off = off[3] + off[4] + off[5];
     printf("ROW\t%s\t%ld\t%ld\t%.1f\t%ld\t%.1f\t%.1f\t%d\t%d\t%.2f\t%.2f\t%.0f\t%.0f\n",
            r->slicer ? "slicer" : "kube-scheduler", r->n, admitted,
@@ -435,12 +495,12 @@ int main(int argc, char **argv)
         printf("dra: skipped (scripts/bench-dra.sh sets up a cluster and runs this)\n");
         return 0;
     }
-    r.nodes = (int)env_num("SLICER_BENCH_DRA_NODES", 8, 1, 512);
+    r.nodes = (int)env_num("SLICER_BENCH_DRA_NODES", 4, 1, 512);
     r.gpus = (int)env_num("SLICER_BENCH_DRA_GPUS", 4, 1, 8);
     if (r.nodes * r.gpus > MAX_GPUS)
         r.nodes = MAX_GPUS / r.gpus;
-    r.rate = env_num("SLICER_BENCH_DRA_RATE", 25, 0.1, 1000);
-    r.seconds = env_num("SLICER_BENCH_DRA_SECONDS", quick ? 10 : 30, 1, 3600);
+    r.rate = env_num("SLICER_BENCH_DRA_RATE", 6, 0.1, 1000);
+    r.seconds = env_num("SLICER_BENCH_DRA_SECONDS", quick ? 15 : 40, 1, 3600);
     r.load = env_num("SLICER_BENCH_DRA_LOAD", 1.2, 0.01, 100);
     r.patience = env_num("SLICER_BENCH_DRA_PATIENCE", 5, 0.1, 600);
     trace(&r);
@@ -466,6 +526,8 @@ int main(int argc, char **argv)
     struct kube_cache_opts co2 = {
         .spec = {.gvr = &claims, .ns = NS},
         .extract = claim_extract,
+        .on_add = claim_seen,
+        .on_update = claim_update,
         .arg = &r,
     };
     struct kube_cache *pods = kube_cache_start(r.c, &po);

@@ -13,7 +13,7 @@
 #                   controller's placement engine allocates
 # Between the two everything is deleted and the script waits until no claim,
 # GPUSlice or MIG instance is left. Prints one table (docs/benchmarks.md, "DRA
-# side by side"). NODES x GPUS is 8 x 4 (4 x 4 with --quick; SLICER_BENCH_DRA_NODES
+# side by side"). NODES x GPUS is 4 x 4 (SLICER_BENCH_DRA_NODES
 # and SLICER_BENCH_DRA_GPUS override). Needs the cluster binaries
 # (test/cluster/build); without them it says so and exits 0.
 set -uo pipefail
@@ -21,7 +21,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(cd "${1:-build-bench}" && pwd)
 shift || true
 quick=${1:-}
-export SLICER_BENCH_DRA_NODES=${SLICER_BENCH_DRA_NODES:-$([[ "$quick" == --quick ]] && echo 4 || echo 8)}
+export SLICER_BENCH_DRA_NODES=${SLICER_BENCH_DRA_NODES:-4}
 export SLICER_BENCH_DRA_GPUS=${SLICER_BENCH_DRA_GPUS:-4}
 nodes=$SLICER_BENCH_DRA_NODES gpus=$SLICER_BENCH_DRA_GPUS
 SLICER=$dir/slicer

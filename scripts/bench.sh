@@ -2,7 +2,8 @@
 # The benchmarks, as `make bench` runs them: scripts/bench.sh BUILD_DIR [--quick]
 # BUILD_DIR is an optimised (Release) build that is already built. Runs
 # bench_place first, then every other bench_* executable found there, then
-# the cluster benchmark (scripts/bench-cluster.sh), and prints their tables
+# the cluster benchmark (scripts/bench-cluster.sh) and the DRA side-by-side one
+# (scripts/bench-dra.sh), and prints their tables
 # (docs/benchmarks.md explains them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,11 +50,12 @@ for exe in "$dir"/bench_*; do
             echo "bench: skipping $name: $lib not built" >&2
         fi
         ;;
-    bench_cluster) ;; # needs the cluster that bench-cluster.sh sets up: below
+    bench_cluster | bench_dra) ;; # need the clusters bench-cluster.sh and bench-dra.sh set up: below
     *)
         run "$name" "$exe" "${args[@]}"
         ;;
     esac
 done
 run bench_cluster scripts/bench-cluster.sh "$dir" "${args[@]}"
+run bench_dra scripts/bench-dra.sh "$dir" "${args[@]}"
 exit $rc
