@@ -49,7 +49,7 @@ static const struct prof {
     int size;
     double weight, life;
 } MIX[] = {
-    {"1g.5gb", "1g-5gb", 1, 0.35, 4}, {"1g.10gb", "1g-10gb", 2, 0.10, 4},
+    {"1g.5gb", "1g-5gb", 1, 0.35, 4},   {"1g.10gb", "1g-10gb", 2, 0.10, 4},
     {"2g.10gb", "2g-10gb", 2, 0.15, 4}, {"3g.20gb", "3g-20gb", 4, 0.15, 1},
     {"4g.20gb", "4g-20gb", 4, 0.10, 1}, {"7g.40gb", "7g-40gb", 8, 0.15, 1},
 };
@@ -58,11 +58,11 @@ static const struct prof {
 enum state { UNSENT, WAITING, RUNNING, REFUSED, ENDED };
 
 struct pod {
-    double t_at;     /* offset of its arrival in the trace */
-    double life;     /* seconds Running before it is deleted */
-    int prof;        /* index in MIX */
+    double t_at; /* offset of its arrival in the trace */
+    double life; /* seconds Running before it is deleted */
+    int prof;    /* index in MIX */
     enum state st;
-    double t_create, t_run, t_del; /* monotonic; t_del: when to delete */
+    double t_create, t_run, t_del;    /* monotonic; t_del: when to delete */
     double t_claim, t_alloc, t_bound; /* first seen: its claim, the claim allocated, nodeName */
 };
 
@@ -156,7 +156,8 @@ struct seen {
 static void *pod_extract(void *arg, json_t *pod)
 {
     (void)arg;
-    long idx = pod_index(json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")));
+    long idx =
+        pod_index(json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")));
     if (idx < 0)
         return NULL;
     struct seen *s = calloc(1, sizeof *s);
@@ -200,7 +201,8 @@ struct held {
     int gpu, start, size;
 };
 
-/* "gpu<G>-<n>g-<m>gb-at<S>" of pool "dra-<N>": the GPU and slices it takes (A100-40GB: 5 GB a slice). */
+/* "gpu<G>-<n>g-<m>gb-at<S>" of pool "dra-<N>": the GPU and slices it takes (A100-40GB: 5 GB a
+ * slice). */
 static bool parse_device(const struct run *r, const char *pool, const char *dev, struct held *h)
 {
     char *end;
@@ -225,11 +227,13 @@ static void *claim_extract(void *arg, json_t *claim)
         json_object_get(json_object_get(json_object_get(claim, "status"), "allocation"), "devices"),
         "results");
     json_t *d = json_array_get(res, 0);
-    json_t *owner = json_array_get(json_object_get(json_object_get(claim, "metadata"), "ownerReferences"), 0);
+    json_t *owner =
+        json_array_get(json_object_get(json_object_get(claim, "metadata"), "ownerReferences"), 0);
     struct held h = {.idx = pod_index(json_string_value(json_object_get(owner, "name")))};
-    h.alloc = d && strcmp(json_string_value(json_object_get(d, "driver")) ?: "", "mig.slicer.dev") == 0 &&
-              parse_device(arg, json_string_value(json_object_get(d, "pool")),
-                           json_string_value(json_object_get(d, "device")), &h);
+    h.alloc =
+        d && strcmp(json_string_value(json_object_get(d, "driver")) ?: "", "mig.slicer.dev") == 0 &&
+        parse_device(arg, json_string_value(json_object_get(d, "pool")),
+                     json_string_value(json_object_get(d, "device")), &h);
     if (h.idx < 0 && !h.alloc)
         return NULL;
     struct held *out = malloc(sizeof *out);
@@ -313,8 +317,9 @@ static json_t *pod_json(const struct run *r, long i)
         char tmpl[64];
         snprintf(tmpl, sizeof tmpl, "bench-%s", p->label);
         json_object_set_new(c, "resources", json_pack("{s:[{s:s}]}", "claims", "name", "mig"));
-        json_object_set_new(spec, "resourceClaims",
-                            json_pack("[{s:s, s:s}]", "name", "mig", "resourceClaimTemplateName", tmpl));
+        json_object_set_new(
+            spec, "resourceClaims",
+            json_pack("[{s:s, s:s}]", "name", "mig", "resourceClaimTemplateName", tmpl));
     }
     return json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s}}, s:o}", "apiVersion", "v1", "kind", "Pod",
                      "metadata", "name", name, "labels", "app", "bench-dra", "profile", p->label,
@@ -326,7 +331,8 @@ static void send(struct run *r, enum kube_verb verb, long i)
     char name[32];
     snprintf(name, sizeof name, "dra-%ld", i);
     json_t *body = verb == KUBE_CREATE ? pod_json(r, i) : NULL;
-    struct kube_call call = {.gvr = &KUBE_PODS, .ns = NS, .name = verb == KUBE_CREATE ? NULL : name};
+    struct kube_call call = {
+        .gvr = &KUBE_PODS, .ns = NS, .name = verb == KUBE_CREATE ? NULL : name};
     struct err *e = NULL;
     if (kube_send(r->c, verb, &call, body, sent_done, r, &e)) {
         r->inflight++;
@@ -455,12 +461,13 @@ static void report(const struct run *r)
     printf("  create -> Running: p50 %.0f ms, p99 %.0f ms, max %.0f ms over %ld pods; %ld requests "
            "failed\n",
            p50, p99, m ? lat[m - 1] : 0, m, r->failed);
-    printf("  stages, p50 ms: create -> claim %.0f, claim -> allocated %.0f, allocated -> bound %.0f, "
-           "bound -> Running %.0f\n",
-           stage(r, offsetof(struct pod, t_create), offsetof(struct pod, t_claim)),
-           stage(r, offsetof(struct pod, t_claim), offsetof(struct pod, t_alloc)),
-           stage(r, offsetof(struct pod, t_alloc), offsetof(struct pod, t_bound)),
-           stage(r, offsetof(struct pod, t_bound), offsetof(struct pod, t_run)));
+    printf(
+        "  stages, p50 ms: create -> claim %.0f, claim -> allocated %.0f, allocated -> bound %.0f, "
+        "bound -> Running %.0f\n",
+        stage(r, offsetof(struct pod, t_create), offsetof(struct pod, t_claim)),
+        stage(r, offsetof(struct pod, t_claim), offsetof(struct pod, t_alloc)),
+        stage(r, offsetof(struct pod, t_alloc), offsetof(struct pod, t_bound)),
+        stage(r, offsetof(struct pod, t_bound), offsetof(struct pod, t_run)));
     long large = adm[3] + adm[4] + adm[5], large_off = off[3] + off[4] + off[5];
     printf("ROW\t%s\t%ld\t%ld\t%.1f\t%ld\t%.1f\t%.1f\t%d\t%d\t%.2f\t%.2f\t%.0f\t%.0f\n",
            r->slicer ? "slicer" : "kube-scheduler", r->n, admitted,
