@@ -426,9 +426,9 @@ static void ungated(void *arg, json_t *obj, const struct err *e)
                         "gate %s removed",
                         u->placed, CTL_GATE);
     else if (u->mode == CTL_UNGATE_DRA)
-        kube_event_emit(u->ctl->rec, &ref, KUBE_EVENT_NORMAL, "SliceReady", "Ungate",
-                        "every MIG slice is Ready (%s): the pod's ResourceClaims are allocated "
-                        "there, gate %s removed",
+        kube_event_emit(u->ctl->rec, &ref, KUBE_EVENT_NORMAL, "ClaimsAllocated", "Ungate",
+                        "its ResourceClaims are allocated (%s); gate %s removed: the kubelet "
+                        "starts it once the node's agent has made its MIG slices",
                         u->placed, CTL_GATE);
     else
         kube_event_emit(u->ctl->rec, &ref, KUBE_EVENT_NORMAL, "SchedulerAllocates", "Ungate",
@@ -504,8 +504,8 @@ void ctl_start_ungate(struct ctl *ctl, const struct mpod *m, const struct ctl_sl
     }
     ctl_pend_add(&ctl->ungates, m->pod.uid);
     char text[KUBE_EVENT_NOTE_MAX / 2];
-    if (mode == CTL_UNGATE_SCHED)
-        snprintf(text, sizeof text, "%s", why ? why : "");
+    if (mode != CTL_UNGATE_ENV && why)
+        snprintf(text, sizeof text, "%s", why);
     else
         ctl_placement_text(sl, n, text, sizeof text);
     struct ungate_req *u = xcalloc(1, sizeof *u);

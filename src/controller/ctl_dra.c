@@ -233,8 +233,8 @@ void ctl_dra_reconcile(struct walk *w, struct mpod *m)
      * it ends or goes, and their GPUSlices go with them (ctl_act.c, reconcile_orphan). */
     if (ended(p) || p->terminating || p->gate == CTL_GATE_WAITING)
         return;
-    if (p->gate == CTL_GATE_NONE) {
-        if (m->bound && failed_of(sl, n))
+    if (p->gate == CTL_GATE_NONE) { /* a slice that failed or was lost fails the pod */
+        if (failed_of(sl, n))
             ctl_fail_lost_pod(ctl, m, sl, n);
         return;
     }
@@ -281,12 +281,26 @@ void ctl_dra_reconcile(struct walk *w, struct mpod *m)
         deallocate_mine(ctl, m, &r);
         return;
     }
-    if (n != r.nslices)
-        return; /* slices being made */
-    for (size_t i = 0; i < n; i++)
-        if (sl[i]->phase != CTL_PHASE_READY || sl[i]->deleting)
-            return;
-    ctl_start_ungate(ctl, m, sl, n, CTL_UNGATE_DRA, NULL);
+    /* Every claim is allocated for it: the gate goes now, not once the instances are made.
+     * kube-scheduler binds the pod meanwhile and the kubelet's NodePrepareResources waits
+     * for the GPUSlices to be Ready (agent/prepare.c), so that making the MIG instances
+     * (seconds on a real GPU) overlaps binding, image pulls and the pod's sandbox. A slice
+     * that fails after this fails the pod (above), whose owner makes a new one. */
+    char text[KUBE_EVENT_NOTE_MAX / 2];
+    size_t len = 0;
+    text[0] = '\0';
+    for (unsigned j = 0; j < r.n && len < sizeof text; j++)
+        for (size_t i = 0; i < r.c[j]->nres && len < sizeof text; i++) {
+            const struct rclaim_result *res = &r.c[j]->res[i];
+            if (len == 0)
+                len = (size_t)snprintf(text, sizeof text, "node %s: ", res->pool);
+            else
+                len += (size_t)snprintf(text + len, sizeof text - len, ", ");
+            if (len < sizeof text)
+                len += (size_t)snprintf(text + len, sizeof text - len, "%s (claim %s)", res->device,
+                                        r.c[j]->name);
+        }
+    ctl_start_ungate(ctl, m, sl, n, CTL_UNGATE_DRA, text);
 }
 
 bool ctl_dra_candidate(struct walk *w, struct mpod *m)

@@ -166,7 +166,7 @@ void ctl_fail_lost_pod(struct ctl *ctl, struct mpod *m, const struct ctl_slice *
 /* How an ungate hands the pod on. */
 enum ctl_ungate_mode {
     CTL_UNGATE_ENV,   /* devices annotated and pinned (env handoff) */
-    CTL_UNGATE_DRA,   /* its claims are allocated by slicer: only the gate goes */
+    CTL_UNGATE_DRA,   /* its claims are allocated by slicer: only the gate goes (`why`: where) */
     CTL_UNGATE_SCHED, /* slicer does not place its claims: kube-scheduler allocates them */
 };
 /* Starts the pod's ungate unless one is under way; `sl` (n) are its slices, `why` the

@@ -11,9 +11,11 @@
 # distinct devices; one more waits with NoCapacity and runs when one ends; a
 # claim slicer cannot read is left to kube-scheduler's allocator, saying so;
 # a profile no GPU offers and more slices than a GPU holds wait with a clear
-# NoCapacity; a claim that keeps its slices on one GPU is placed so; claims allocated
-# while the agent is down and the controller restarted are made once, and
-# the pods run; everything is destroyed afterwards.
+# NoCapacity; a claim that keeps its slices on one GPU is placed so; pods are
+# ungated as soon as their claims are allocated (the kubelet's Prepare waits
+# for the instances); claims allocated while the agent is down and the
+# controller restarted are made once; a slice NVML refuses fails its pod, whose
+# owner makes a new one; everything is destroyed afterwards.
 # usage: bash test/e2e/draplace.sh /path/to/slicer   (ctest passes it and SLICER_EMU_LIBRARY)
 set -uo pipefail
 SLICER=${1:?usage: draplace.sh /path/to/slicer}
@@ -105,8 +107,8 @@ out=$(jq -r '[(.metadata.finalizers | index("resource.kubernetes.io/delete-prote
 expect_out "...each written as kube-scheduler would: finalizer, the node's selector, the pod reserved" \
     $'^true\tgpu-node-1\tpods$'
 pod=$(jq -r '.status.reservedFor[0].name' <<<"$c")
-out=$(k get events --field-selector "involvedObject.name=$pod,reason=SliceReady" -o jsonpath='{.items[*].message}')
-expect_out "...and the pod is told where (SliceReady)" "ResourceClaims are allocated there"
+out=$(k get events --field-selector "involvedObject.name=$pod,reason=ClaimsAllocated" -o jsonpath='{.items[*].message}')
+expect_out "...and the pod is told where (ClaimsAllocated)" "its ResourceClaims are allocated \(node gpu-node-1: gpu0-1g-5gb-at[0-6] \(claim "
 out=$(k get pod "$pod" -o jsonpath='{.spec.schedulingGates}{.spec.nodeName}')
 expect_out "...ungated, and bound by kube-scheduler to that node" '^gpu-node-1$'
 grep -q "allocated on gpu-node-1" "$T/controller-one.log" &&
@@ -149,7 +151,8 @@ expect_out "...on the whole GPU" '^gpu0-7g-40gb-at0$'
 k delete deployment whole >/dev/null
 wait_for 120 nothing_left || fail "the 7g.40gb slice goes" "nothing left"
 
-# --- faults: claims allocated while the agent is down, the controller restarted before they are made ---
+# --- faults: claims allocated while the agent is down, the controller restarted before they are
+# made, and the first MIG instance refused by NVML when the agent is back --------------------------
 e2e_kill agent-gpu-node-1 KILL # a crash: its GPUNode stays Ready (a clean stop marks it not Ready)
 deployment fault 2g.10gb 3
 three_allocated() { [[ "$(allocated | wc -l)" -eq 3 ]]; }
@@ -158,16 +161,27 @@ if wait_for 60 three_allocated; then
 else
     fail "with the agent down, slicer still allocates 3 x 2g.10gb claims" "3 allocated, got $(allocated | wc -l)"
 fi
-gated=$(pods_of fault | jq '[.items[] | select(.spec.schedulingGates)] | length')
-[[ "$gated" -eq 3 ]] && ok "...and the pods stay gated while their slices are not made" ||
-    fail "...and the pods stay gated while their slices are not made" "3 gated, got $gated"
+phases() { k get gslice -A -o json | jq -r '[.items[] | (.status.phase // "Pending")] | sort | join(",")'; }
+ungated() { [[ "$(pods_of fault | jq '[.items[] | select(.spec.schedulingGates == null)] | length')" -eq 3 ]]; }
+wait_for 30 ungated
+out="$(phases) $(ungated && echo ungated)"
+expect_out "...ungated at once, their GPUSlices waiting for the agent (the kubelet waits for them)" \
+    '^Pending,Pending,Pending ungated$'
 e2e_kill controller-one
 e2e_controller one || fail "the controller restarts" "started"
-dra_agent gpu-node-1 || fail "the agent restarts" "started"
-if wait_for 120 all_running fault 3; then
-    ok "...after a controller restart and the agent's return, the 3 pods run"
+E2E_AGENT_ENV=SLICER_EMU_FAULTS=nvmlDeviceCreateGpuInstanceWithPlacement:1:INSUFFICIENT_RESOURCES \
+    dra_agent gpu-node-1 || fail "the agent restarts" "started"
+lost() { [[ -n "$(k get events --field-selector reason=SliceLost -o name)" ]]; }
+if wait_for 60 lost; then
+    ok "...the slice NVML refused fails its pod (SliceLost), so that its owner makes a new one"
 else
-    fail "...after a controller restart and the agent's return, the 3 pods run" "3 Running, got $(running_count fault)"
+    fail "...the slice NVML refused fails its pod (SliceLost), so that its owner makes a new one" "the Event"
+fi
+made() { [[ "$(phases)" == Ready,Ready,Ready && "$(instances)" -eq 3 ]] && all_running fault 3; }
+if wait_for 120 made; then
+    ok "...and after the restarts 3 pods run on 3 Ready GPUSlices"
+else
+    fail "...and after the restarts 3 pods run on 3 Ready GPUSlices" "phases $(phases), instances $(instances), running $(running_count fault)"
 fi
 out=$(allocated | sort)
 [[ $(wc -l <<<"$out") -eq 3 && $(sort -u <<<"$out" | wc -l) -eq 3 && "$(gslices)" -eq 3 ]] &&
@@ -176,6 +190,8 @@ out=$(allocated | sort)
 k delete deployment fault >/dev/null
 wait_for 120 nothing_left && ok "...and nothing is left after them" ||
     fail "...and nothing is left after them" "allocated=[$(allocated | tr '\n' ' ')] gslices=$(gslices) instances=$(instances)"
+e2e_kill agent-gpu-node-1
+dra_agent gpu-node-1 || fail "the agent restarts without faults" "started"
 
 # --- what slicer's placement does not read goes to kube-scheduler; bad input waits, saying why --------------
 cat <<EOF | k apply -f - >/dev/null
