@@ -63,7 +63,7 @@ done
 k apply -f "$SRC/deploy/base/deviceclass.yaml" >/dev/null
 # The controller runs in both modes: under kube-scheduler's allocation it still writes the
 # GPUSlice of every allocated claim, so the agents make the same instances either way.
-e2e_controller bench --handoff dra --lease-duration 60 --renew-deadline 40 --retry-period 5 ||
+e2e_controller bench --handoff dra --lease-duration 60 --renew-deadline 40 --retry-period 5 ${SLICER_BENCH_DRA_CONTROLLER_ARGS:-} ||
     { echo "bench-dra: the controller did not start" >&2; exit 1; }
 for i in $(seq 0 $((nodes - 1))); do
     e2e_gpu_node "dra-$i" "A100-SXM4-40GB:$gpus" -- --handoff dra --log-level warn \

@@ -596,7 +596,9 @@ static void stop(struct ctl *ctl, bool release)
     ctl_pend_free(&ctl->ungates);
     ctl_pend_free(&ctl->allocs);
     ctl_pend_free(&ctl->deallocs);
+    ctl_pend_free(&ctl->finalizing);
     ctl_pend_free(&ctl->templates);
+    ctl_dra_free(ctl);
     ctl_notes_free(ctl);
 }
 

@@ -221,6 +221,65 @@ static bool ended(const struct ctl_pod *p)
     return strcmp(p->phase, "Succeeded") == 0 || strcmp(p->phase, "Failed") == 0;
 }
 
+/* ---- the finalizer, ahead of the allocation ---------------------------------------------- */
+
+struct fin_req {
+    struct ctl *ctl;
+    char *key;
+};
+
+static void fin_added(void *arg, json_t *obj, const struct err *e)
+{
+    struct fin_req *f = arg;
+    json_decref(obj);
+    if (e)
+        log_debug("controller: ResourceClaim %s: adding the finalizer: %s", f->key, err_msg(e));
+    ctl_pend_done(&f->ctl->finalizing, f->key, e != NULL);
+    if (e)
+        ctl_kick(f->ctl);
+    free(f->key);
+    free(f);
+}
+
+/* kube-scheduler adds the delete-protection finalizer before it writes an allocation; slicer
+ * adds it while the pod waits for its batch, so that the allocation is one write when the batch
+ * decides. On a claim never allocated it is harmless: kube-controller-manager removes it when
+ * the claim is deleted. */
+static void add_finalizers(struct ctl *ctl, const struct resolved *r)
+{
+    for (unsigned j = 0; j < r->n; j++) {
+        const struct rclaim *c = r->c[j];
+        char key[512];
+        const char *rv = kube_cache_rv(ctl->claims, c->ns, c->name);
+        claim_key(c->ns, c->name, key, sizeof key);
+        if (c->finalizer || rv == NULL || ctl_pend_has(&ctl->finalizing, key))
+            continue;
+        ctl_pend_add(&ctl->finalizing, key);
+        json_t *patch = rclaim_finalizer_patch(c->uid, rv, c->has_finalizers);
+        struct fin_req *f = xcalloc(1, sizeof *f);
+        *f = (struct fin_req){ctl, xstrdup(key)};
+        struct kube_call call = {.gvr = &CTL_RESOURCECLAIMS, .ns = c->ns, .name = c->name};
+        struct err *e = NULL;
+        if (kube_send(ctl->c, KUBE_PATCH_JSON, &call, patch, fin_added, f, &e) == NULL) {
+            fin_added(f, NULL, e);
+            err_free(&e);
+        }
+        json_decref(patch);
+    }
+}
+
+/* A claim whose finalizer is being added (or added and not cached yet) waits for it. */
+static bool finalizing(struct ctl *ctl, const struct resolved *r)
+{
+    for (unsigned j = 0; j < r->n; j++) {
+        char key[512];
+        claim_key(r->c[j]->ns, r->c[j]->name, key, sizeof key);
+        if (!r->c[j]->finalizer && ctl_pend_has(&ctl->finalizing, key))
+            return true;
+    }
+    return false;
+}
+
 /* ---- the pass ------------------------------------------------------------------------- */
 
 void ctl_dra_reconcile(struct walk *w, struct mpod *m)
@@ -248,9 +307,12 @@ void ctl_dra_reconcile(struct walk *w, struct mpod *m)
         return;
     }
     if (r.nalloc == 0) {
-        if (r.leave[0])
+        if (r.leave[0]) {
             ctl_start_ungate(ctl, m, NULL, 0, CTL_UNGATE_SCHED, r.leave);
-        else if (ctl_may_place_now(w, m))
+            return;
+        }
+        add_finalizers(ctl, &r);
+        if (ctl_may_place_now(w, m))
             ctl_arm_batch(ctl);
         return;
     }
@@ -311,10 +373,54 @@ bool ctl_dra_candidate(struct walk *w, struct mpod *m)
     struct resolved r;
     resolve(w->ctl, m, &r);
     return !r.waiting && !r.writing && !r.leave[0] && r.n > 0 && r.nalloc == 0 &&
-           m->pod.nasks > 0 && ctl_may_place_now(w, m);
+           m->pod.nasks > 0 && !finalizing(w->ctl, &r) && ctl_may_place_now(w, m);
 }
 
 /* ---- writing the allocation ------------------------------------------------------------- */
+
+static struct dra_inflight *inflight_of(struct ctl *ctl, const char *uid)
+{
+    for (size_t i = 0; i < ctl->ninflight; i++)
+        if (strcmp(ctl->inflight[i].uid, uid) == 0)
+            return &ctl->inflight[i];
+    return NULL;
+}
+
+static void inflight_drop(struct ctl *ctl, struct dra_inflight *f)
+{
+    free(f->uid);
+    free(f->ns);
+    free(f->name);
+    free(f->text);
+    *f = ctl->inflight[--ctl->ninflight];
+}
+
+void ctl_dra_free(struct ctl *ctl)
+{
+    while (ctl->ninflight)
+        inflight_drop(ctl, &ctl->inflight[0]);
+    free(ctl->inflight);
+    ctl->inflight = NULL;
+    ctl->cap_inflight = 0;
+}
+
+/* One of the pod's allocation writes ended: after the last, if all succeeded, the gate goes at
+ * once, without waiting for the claims cache to show them (kube-scheduler reads the claims;
+ * one it has not seen allocated yet it would allocate itself, and its write fails on the
+ * resourceVersion: it retries with ours). */
+static void inflight_done(struct ctl *ctl, const char *uid, bool ok)
+{
+    struct dra_inflight *f = inflight_of(ctl, uid);
+    if (f == NULL)
+        return;
+    f->failed |= !ok;
+    if (--f->left > 0)
+        return;
+    const struct mpod *m = f->failed ? NULL : kube_cache_get(ctl->pods, f->ns, f->name);
+    if (m && strcmp(m->pod.uid, f->uid) == 0 && m->pod.gate == CTL_GATE_LAST && ctl_active(ctl))
+        ctl_start_ungate(ctl, m, NULL, 0, CTL_UNGATE_DRA, f->text);
+    inflight_drop(ctl, f);
+}
 
 struct alloc_req {
     struct ctl *ctl;
@@ -350,6 +456,7 @@ static void alloc_end(struct alloc_req *a, const struct err *e)
                  a->pod_ns, a->pod_name);
     }
     ctl_pend_done(&ctl->allocs, a->key, e != NULL);
+    inflight_done(ctl, a->pod_uid, e == NULL);
     for (size_t i = 0; i < a->n; i++) {
         free(a->req[i]);
         free(a->dev[i]);
@@ -463,9 +570,8 @@ static void allocate_claim(struct ctl *ctl, const struct ctl_view *v, const stru
         a->req[a->n] = xstrdup(c->req[m->ask_req[ch->ask]].name);
         a->dev[a->n++] = xstrdup(dev);
         if (*len < cap)
-            *len += (size_t)snprintf(note + *len, cap - *len, "%s %s on %s at start %u (claim %s)",
-                                     *len > strlen(node) + 6 ? "," : "", profile, uuid, ch->start,
-                                     c->name);
+            *len += (size_t)snprintf(note + *len, cap - *len, "%s %s (claim %s)",
+                                     *len > strlen(node) + 6 ? "," : "", dev, c->name);
     }
     const char *rv = kube_cache_rv(ctl->claims, c->ns, c->name);
     if (rv == NULL) {
@@ -503,8 +609,22 @@ void ctl_dra_placed(struct ctl *ctl, const struct ctl_view *v, struct mpod *m,
     const char *node = v->nodes[d->node].node->name;
     char note[KUBE_EVENT_NOTE_MAX];
     size_t len = (size_t)snprintf(note, sizeof note, "node %s:", node);
+    struct dra_inflight *old = inflight_of(ctl, m->pod.uid);
+    if (old)
+        inflight_drop(ctl, old);
+    if (ctl->ninflight == ctl->cap_inflight) {
+        ctl->cap_inflight = ctl->cap_inflight ? ctl->cap_inflight * 2 : 16;
+        ctl->inflight = xreallocarray(ctl->inflight, ctl->cap_inflight, sizeof *ctl->inflight);
+    }
+    ctl->inflight[ctl->ninflight++] = (struct dra_inflight){
+        xstrdup(m->pod.uid), xstrdup(m->pod.ns), xstrdup(m->pod.name), NULL, r.n + 1, false};
     for (unsigned j = 0; j < r.n; j++)
         allocate_claim(ctl, v, m, d, r.c[j], j, note, &len, sizeof note);
+    struct dra_inflight *f = inflight_of(ctl, m->pod.uid);
+    if (f) { /* the extra count kept it until the note was whole */
+        f->text = xstrdup(note);
+        inflight_done(ctl, m->pod.uid, true);
+    }
     ctl_note_placed(ctl, m, note);
     log_info("controller: pod %s/%s placed: %s", m->pod.ns, m->pod.name, note);
 }
@@ -534,8 +654,15 @@ static bool dealloc_seen(struct ctl *ctl, const char *key)
     return c == NULL || !c->allocated;
 }
 
+static bool finalizer_seen(struct ctl *ctl, const char *key)
+{
+    const struct rclaim *c = claim_at(ctl, key);
+    return c == NULL || c->finalizer;
+}
+
 void ctl_dra_prune(struct ctl *ctl)
 {
+    ctl_pend_prune(&ctl->finalizing, finalizer_seen, ctl);
     ctl_pend_prune(&ctl->allocs, alloc_seen, ctl);
     ctl_pend_prune(&ctl->deallocs, dealloc_seen, ctl);
     /* A placement assumed for an allocation that is written and seen, whose claim is gone or

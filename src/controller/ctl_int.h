@@ -74,6 +74,15 @@ struct sched_note {
 /* How long a placed pod waits for its slices before SliceScheduled says where it waits. */
 #define CTL_SCHEDULED_NOTE_MS 1000
 
+/* --handoff dra: a pod whose claims' allocation slicer is writing; its gate goes when the
+ * last write succeeds (ctl_dra.c). */
+struct dra_inflight {
+    char *uid, *ns, *name;
+    char *text; /* where, for the Event */
+    unsigned left;
+    bool failed;
+};
+
 struct ctl {
     struct ctl_config cfg;
     struct kube_client *c;
@@ -96,8 +105,11 @@ struct ctl {
     struct pendset releases; /* slice keys being released */
     struct pendset ungates;  /* pod uids being ungated */
     struct pendset allocs; /* --handoff dra: claims ("ns/name") whose allocation is being written */
-    struct pendset deallocs;  /* --handoff dra: claims whose allocation slicer is undoing */
-    struct pendset templates; /* --handoff dra: templates ("ns/name") made (or being made) */
+    struct pendset deallocs;   /* --handoff dra: claims whose allocation slicer is undoing */
+    struct pendset finalizing; /* --handoff dra: claims getting the delete-protection finalizer */
+    struct pendset templates;  /* --handoff dra: templates ("ns/name") made (or being made) */
+    struct dra_inflight *inflight; /* --handoff dra: pods whose allocation is being written */
+    size_t ninflight, cap_inflight;
     struct sched_note *notes; /* SliceScheduled Events that wait */
     size_t nnotes, cap_notes;
     struct kube_timer *note_timer;
@@ -184,5 +196,6 @@ void ctl_dra_placed(struct ctl *ctl, const struct ctl_view *v, struct mpod *m,
                     const struct ctl_decision *d);
 /* Forgets allocation writes the claims cache shows by now. */
 void ctl_dra_prune(struct ctl *ctl);
+void ctl_dra_free(struct ctl *ctl);
 
 #endif
